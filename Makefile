@@ -1,0 +1,44 @@
+# Two commands on a fresh clone: `make dev` (Dagster UI on the local AWS endpoint) and `make test`.
+# Needs only Python 3.11+ and make: uv is installed into .tools/ and builds .venv from uv.lock.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+VENV := .venv
+# Use the machine's Python; never download one.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+
+.PHONY: dev test check deploy stop-local clean
+
+dev: $(VENV)/.synced
+	@mkdir -p $(DAGSTER_HOME)
+	@# Stop the background local AWS endpoint (and its job runs) when the UI stops.
+	@trap '$(VENV)/bin/glue-pipes local-aws stop >/dev/null 2>&1' EXIT; trap 'true' INT TERM; \
+		$(VENV)/bin/dagster dev
+
+test: $(VENV)/.synced
+	$(VENV)/bin/pytest
+
+check: $(VENV)/.synced
+	$(VENV)/bin/dg check defs
+	$(VENV)/bin/dagster definitions validate
+
+deploy: $(VENV)/.synced
+	$(VENV)/bin/glue-pipes deploy
+
+stop-local: $(VENV)/.synced
+	$(VENV)/bin/glue-pipes local-aws stop
+
+$(UV):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed: set PYTHON=python3.11")'
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+clean:
+	rm -rf .tools $(VENV) .dagster_home .pytest_cache

@@ -1,0 +1,65 @@
+"""boto3 clients for Glue, S3 and CloudWatch Logs: the one place where local and AWS differ.
+
+Locally the clients point at the embedded endpoint (started on demand) with dummy credentials; on
+AWS they use the default credential chain. Everything downstream takes these clients and never
+asks which it got.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from glue_pipes_project.settings import Settings
+
+# Standard retry mode backs off on throttling for every call, Glue and CloudWatch alike.
+_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8})
+
+
+@dataclass(frozen=True)
+class AwsClients:
+    glue: Any
+    s3: Any
+    logs: Any
+    sts: Any
+    region: str
+    endpoint_url: str | None
+
+    @classmethod
+    def connect(cls, settings: Settings) -> AwsClients:
+        endpoint_url = settings.endpoint_url
+        credentials: dict[str, str] = {}
+        if settings.is_local:
+            if endpoint_url is None:
+                endpoint_url = _start_local_endpoint(settings.local_port)
+            credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        return cls.for_endpoint(endpoint_url, settings.region, **credentials)
+
+    @classmethod
+    def for_endpoint(cls, endpoint_url: str | None, region: str, **credentials: str) -> AwsClients:
+        session = boto3.session.Session(region_name=region, **credentials)
+
+        def client(service: str) -> Any:
+            return session.client(service, endpoint_url=endpoint_url, config=_CLIENT_CONFIG)
+
+        return cls(
+            glue=client("glue"),
+            s3=client("s3"),
+            logs=client("logs"),
+            sts=client("sts"),
+            region=region, endpoint_url=endpoint_url
+        )
+
+
+def _start_local_endpoint(port: int) -> str:
+    try:
+        from glue_pipes_project.local_aws import ensure_running
+    except ImportError as exc:  # moto is an optional extra: AWS deployments do not install it
+        raise RuntimeError(
+            "local mode needs the local AWS endpoint, which needs moto: "
+            "pip install 'glue-pipes-project[local]', or set GLUE_PIPES_MODE=aws"
+        ) from exc
+    return ensure_running(port)

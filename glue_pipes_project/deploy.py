@@ -1,0 +1,268 @@
+"""Plan and apply a deploy: artifacts to S3 (content-addressed), Glue jobs created/updated/pruned.
+
+``plan`` only reads (one listing of the artifact prefix, BatchGetJobs in batches); ``apply`` makes
+exactly the changes the plan lists. The same code deploys to the local endpoint and to AWS.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+
+from glue_pipes_project.artifacts import Artifact, manifest_artifacts, pipes_artifact, pipes_requires_python
+from glue_pipes_project.aws import AwsClients
+from glue_pipes_project.glue_definitions import changed_fields, job_definition
+from glue_pipes_project.manifest import Manifest, load_manifest
+from glue_pipes_project.naming import ENVIRONMENT_TAG, MANAGED_TAG, MANAGED_VALUE, Naming
+from glue_pipes_project.settings import Settings
+
+BATCH_GET_JOBS_LIMIT = 25
+PARALLEL_CALLS = 8
+
+JobAction = Literal["create", "update", "unchanged", "delete"]
+
+
+class DeployError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class FileChange:
+    label: str
+    key: str
+    size: int
+    upload: bool
+    artifact: Artifact = field(repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.label, "key": self.key, "size": self.size, "action": "upload" if self.upload else "unchanged"}
+
+
+@dataclass(frozen=True)
+class JobChange:
+    name: str
+    logical_name: str | None
+    action: JobAction
+    fields: tuple[str, ...] = ()
+    definition: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        item: dict[str, Any] = {"job": self.logical_name or self.name, "glue_job_name": self.name, "action": self.action}
+        if self.fields:
+            item["changed_fields"] = list(self.fields)
+        return item
+
+
+@dataclass(frozen=True)
+class Plan:
+    bucket: str
+    create_bucket: bool
+    files: tuple[FileChange, ...]
+    jobs: tuple[JobChange, ...]
+
+    @property
+    def uploads(self) -> list[FileChange]:
+        return [f for f in self.files if f.upload]
+
+    def jobs_by(self, action: JobAction) -> list[JobChange]:
+        return [j for j in self.jobs if j.action == action]
+
+    @property
+    def has_changes(self) -> bool:
+        return self.create_bucket or bool(self.uploads) or any(j.action != "unchanged" for j in self.jobs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "bucket": self.bucket,
+            "files": {
+                "uploaded": len(self.uploads),
+                "unchanged": len(self.files) - len(self.uploads),
+                "items": [f.to_dict() for f in self.files],
+            },
+            "jobs": {
+                **{
+                    key: len(self.jobs_by(action))
+                    for key, action in (("created", "create"), ("updated", "update"), ("unchanged", "unchanged"), ("deleted", "delete"))
+                },
+                "items": [j.to_dict() for j in self.jobs],
+            },
+        }
+
+
+ProgressCallback = Callable[[str, str, int, int], None]  # (kind, item, done, total)
+
+
+class Deployer:
+    """Plans and applies one environment's deploy with the given clients."""
+
+    def __init__(self, clients: AwsClients, naming: Naming, *, bucket: str, role_arn: str):
+        self.clients = clients
+        self.naming = naming
+        self.bucket = bucket
+        self.role_arn = role_arn
+
+    def plan(self, manifest: Manifest, *, prune: bool = False, create_bucket: bool = False) -> Plan:
+        artifacts = {**manifest_artifacts(manifest)}
+        pipes = pipes_artifact()
+        keys = {path: self.naming.artifact_key(a.sha256, a.filename) for path, a in artifacts.items()}
+        pipes_key = self.naming.artifact_key(pipes.sha256, pipes.filename)
+
+        bucket_missing, existing_keys = self._existing_artifact_keys()
+        if bucket_missing and not create_bucket:
+            raise DeployError(
+                f"S3 bucket {self.bucket!r} does not exist or is not accessible with these credentials "
+                "(set GLUE_PIPES_BUCKET to a bucket you can write to)"
+            )
+        files = [
+            FileChange(a.label, keys[path], len(a.data), keys[path] not in existing_keys, a)
+            for path, a in artifacts.items()
+        ] + [FileChange(pipes.label, pipes_key, len(pipes.data), pipes_key not in existing_keys, pipes)]
+
+        desired = {
+            self.naming.job_name(job.name): (
+                job.name,
+                job_definition(
+                    job,
+                    role_arn=self.role_arn,
+                    script_uri=self._uri(keys[job.script_path]),
+                    extra_py_uris=[self._uri(pipes_key)] + [self._uri(keys[p]) for p in job.extra_py_paths],
+                ),
+            )
+            for job in manifest.jobs.values()
+        }
+        existing = self._existing_jobs(list(desired))
+        jobs: list[JobChange] = []
+        for name, (logical, definition) in desired.items():
+            if name not in existing:
+                jobs.append(JobChange(name, logical, "create", (), definition))
+            else:
+                fields = tuple(changed_fields(definition, existing[name]))
+                jobs.append(JobChange(name, logical, "update" if fields else "unchanged", fields, definition))
+        if prune:
+            jobs += [JobChange(name, None, "delete") for name in self._prunable_jobs(set(desired))]
+        return Plan(self.bucket, bucket_missing, tuple(files), tuple(jobs))
+
+    def apply(self, plan: Plan, progress: ProgressCallback | None = None) -> None:
+        report = progress or (lambda *_: None)
+        if plan.create_bucket:
+            self._create_bucket()
+        uploads = plan.uploads
+        for done, change in enumerate(self._parallel(self._upload, uploads), start=1):
+            report("upload", change.label, done, len(uploads))
+        job_changes = [j for j in plan.jobs if j.action != "unchanged"]
+        for done, change in enumerate(self._parallel(self._apply_job, job_changes), start=1):
+            report(change.action, change.name, done, len(job_changes))
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def _existing_artifact_keys(self) -> tuple[bool, set[str]]:
+        paginator = self.clients.s3.get_paginator("list_objects_v2")
+        keys: set[str] = set()
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.naming.artifacts_prefix):
+                keys.update(obj["Key"] for obj in page.get("Contents", []))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchBucket", "404", "403", "AccessDenied"):
+                return True, set()
+            raise
+        return False, keys
+
+    def _existing_jobs(self, names: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(names), BATCH_GET_JOBS_LIMIT):
+            response = self.clients.glue.batch_get_jobs(JobNames=names[start : start + BATCH_GET_JOBS_LIMIT])
+            found.update({job["Name"]: job for job in response.get("Jobs", [])})
+        return found
+
+    def _prunable_jobs(self, keep: set[str]) -> list[str]:
+        """Jobs that carry this project's tag for this environment and left the manifest."""
+        candidates = [
+            name
+            for page in self.clients.glue.get_paginator("get_jobs").paginate()
+            for name in (job["Name"] for job in page.get("Jobs", []))
+            if name not in keep and self.naming.owns_job_name(name)
+        ]
+        if not candidates:
+            return []
+        account = self.clients.sts.get_caller_identity()["Account"]
+        prunable = []
+        for name in sorted(candidates):
+            arn = f"arn:aws:glue:{self.clients.region}:{account}:job/{name}"
+            tags = self.clients.glue.get_tags(ResourceArn=arn).get("Tags", {})
+            if tags.get(MANAGED_TAG) == MANAGED_VALUE and tags.get(ENVIRONMENT_TAG) == self.naming.environment_id:
+                prunable.append(name)
+        return prunable
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def _create_bucket(self) -> None:
+        params: dict[str, Any] = {"Bucket": self.bucket}
+        if self.clients.region != "us-east-1":
+            params["CreateBucketConfiguration"] = {"LocationConstraint": self.clients.region}
+        try:
+            self.clients.s3.create_bucket(**params)
+        except self.clients.s3.exceptions.BucketAlreadyOwnedByYou:
+            pass  # another deploy created it first
+
+    def _upload(self, change: FileChange) -> FileChange:
+        self.clients.s3.put_object(
+            Bucket=self.bucket,
+            Key=change.key,
+            Body=change.artifact.data,
+            ChecksumSHA256=_b64_sha256(change.artifact),
+        )
+        return change
+
+    def _apply_job(self, change: JobChange) -> JobChange:
+        glue = self.clients.glue
+        if change.action == "create":
+            try:
+                glue.create_job(Name=change.name, Tags=self.naming.tags(), **change.definition)
+            except glue.exceptions.AlreadyExistsException:
+                # A concurrent deploy created it between plan and apply: converge instead of failing.
+                glue.update_job(JobName=change.name, JobUpdate=change.definition)
+        elif change.action == "update":
+            glue.update_job(JobName=change.name, JobUpdate=change.definition)
+        elif change.action == "delete":
+            glue.delete_job(JobName=change.name)
+        return change
+
+    def _parallel(self, fn: Callable[[Any], Any], items: list[Any]) -> Iterator[Any]:
+        """Yield each item as its call completes, so progress is reported as it happens."""
+        if not items:
+            return
+        with ThreadPoolExecutor(max_workers=min(PARALLEL_CALLS, len(items))) as pool:
+            for future in as_completed([pool.submit(fn, item) for item in items]):
+                yield future.result()
+
+    def _uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+
+def _b64_sha256(artifact: Artifact) -> str:
+    return base64.b64encode(bytes.fromhex(artifact.sha256)).decode("ascii")
+
+
+def load_project_manifest(settings: Settings) -> Manifest:
+    """The manifest the settings point at, checked against the dagster-pipes this process ships."""
+    return load_manifest(settings.manifest_path, pipes_requires_python=pipes_requires_python())
+
+
+def deployer_for(settings: Settings, clients: AwsClients) -> Deployer:
+    return Deployer(clients, Naming.from_settings(settings), bucket=settings.bucket, role_arn=settings.role_arn)
+
+
+def deploy_project(settings: Settings, clients: AwsClients, *, prune: bool = False, dry_run: bool = False,
+                   progress: ProgressCallback | None = None) -> Plan:
+    """Validate, plan and (unless ``dry_run``) apply; the local endpoint's bucket is created on demand."""
+    manifest = load_project_manifest(settings)
+    deployer = deployer_for(settings, clients)
+    plan = deployer.plan(manifest, prune=prune, create_bucket=settings.is_local)
+    if not dry_run:
+        deployer.apply(plan, progress)
+    return plan
