@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
+
+from botocore.exceptions import ClientError
 
 from glue_pipes_project.settings import DEFAULT_LOCAL_PORT, Settings, SettingsError
 
@@ -19,6 +22,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="glue-pipes", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+
+    deploy = commands.add_parser(
+        "deploy",
+        help="upload glue_jobs/ to S3 and create/update the Glue jobs in jobs.yaml",
+        description="Validate jobs.yaml, print the plan, then upload changed files (content-addressed) "
+        "and create/update the Glue jobs. Exit codes: 0 done, 1 error, 2 bad input, "
+        "3 changes found (--check).",
+    )
+    deploy.add_argument("--manifest", help="jobs manifest (default: GLUE_PIPES_MANIFEST or glue_jobs/jobs.yaml)")
+    deploy.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    deploy.add_argument("--check", action="store_true", help="change nothing; exit 3 if the plan has changes")
+    deploy.add_argument("--prune", action="store_true", help="delete this environment's managed jobs that left the manifest")
+    deploy.add_argument("--json", action="store_true", help="print the plan or result as one JSON object on stdout")
+    deploy.set_defaults(handler=_deploy)
 
     local = commands.add_parser("local-aws", help="the embedded local AWS endpoint (S3, CloudWatch Logs, Glue)")
     local_commands = local.add_subparsers(dest="action", required=True)
@@ -34,6 +51,52 @@ def _parser() -> argparse.ArgumentParser:
         )
         sub.set_defaults(handler=_local_aws)
     return parser
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    from glue_pipes_project.aws import AwsClients
+    from glue_pipes_project.deploy import DeployError, deploy_project, load_project_manifest
+    from glue_pipes_project.deploy_report import ProgressPrinter, format_plan, format_summary
+    from glue_pipes_project.manifest import ManifestError
+    from glue_pipes_project.naming import Naming
+
+    started = time.monotonic()
+    settings = _settings()
+    if args.manifest:
+        settings = settings.model_copy(update={"manifest_path": args.manifest})
+    # Human output goes to stderr when stdout carries JSON.
+    out = sys.stderr if args.json else sys.stdout
+    try:
+        manifest = load_project_manifest(settings)  # before any AWS call: bad input changes nothing
+        clients = AwsClients.connect(settings)
+        location = (
+            f"{settings.environment} environment, s3://{settings.bucket}/{Naming.from_settings(settings).root_prefix}, "
+            f"{clients.endpoint_url or 'AWS ' + clients.region}"
+        )
+        apply = not (args.dry_run or args.check)
+        plan = deploy_project(
+            settings,
+            clients,
+            manifest=manifest,
+            prune=args.prune,
+            dry_run=not apply,
+            on_plan=lambda plan: print(format_plan(plan, location=location), file=out, flush=True),
+            progress=ProgressPrinter(out),
+        )
+    except ManifestError as exc:
+        print("\n".join(f"error: {problem}" for problem in exc.problems), file=sys.stderr)
+        return 2
+    except DeployError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        print(f"error: AWS {exc.operation_name} failed: {error.get('Code')}: {error.get('Message')}", file=sys.stderr)
+        return 1
+    print(format_summary(plan, applied=apply, seconds=time.monotonic() - started), file=out)
+    if args.json:
+        print(json.dumps({**plan.to_dict(), "environment": settings.environment, "dry_run": not apply}))
+    return 3 if args.check and plan.has_changes else 0
 
 
 def _local_aws(args: argparse.Namespace) -> int:

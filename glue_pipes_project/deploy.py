@@ -257,12 +257,22 @@ def deployer_for(settings: Settings, clients: AwsClients) -> Deployer:
     return Deployer(clients, Naming.from_settings(settings), bucket=settings.bucket, role_arn=settings.role_arn)
 
 
-def deploy_project(settings: Settings, clients: AwsClients, *, prune: bool = False, dry_run: bool = False,
-                   progress: ProgressCallback | None = None) -> Plan:
+def deploy_project(
+    settings: Settings,
+    clients: AwsClients,
+    *,
+    manifest: Manifest | None = None,
+    prune: bool = False,
+    dry_run: bool = False,
+    on_plan: Callable[[Plan], None] | None = None,
+    progress: ProgressCallback | None = None,
+) -> Plan:
     """Validate, plan and (unless ``dry_run``) apply; the local endpoint's bucket is created on demand."""
-    manifest = load_project_manifest(settings)
+    manifest = manifest or load_project_manifest(settings)
     deployer = deployer_for(settings, clients)
     plan = deployer.plan(manifest, prune=prune, create_bucket=settings.is_local)
-    if not dry_run:
+    if on_plan:
+        on_plan(plan)
+    if not dry_run and plan.has_changes:
         deployer.apply(plan, progress)
     return plan

@@ -111,8 +111,10 @@ def load_manifest(path: str | Path, *, pipes_requires_python: str | None = None)
         raw = yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise ManifestError([f"{label}: file not found"]) from None
-    except yaml.YAMLError as exc:
-        raise ManifestError([f"{label}: not valid YAML: {exc}"]) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ManifestError([f"{label}: not valid YAML{where}: {exc.problem}"]) from None
 
     if not isinstance(raw, dict) or not isinstance(raw.get("jobs"), dict) or not raw["jobs"]:
         raise ManifestError([f"{label}: field 'jobs': must be a mapping of job name to job"])

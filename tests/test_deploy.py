@@ -1,0 +1,178 @@
+"""The deploy step against the local endpoint: plans, content addressing, drift, bad input, prune."""
+
+import json
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from glue_pipes_project import cli
+from glue_pipes_project.deploy_job import GlueDeployResource, deploy_glue_jobs
+from tests.helpers import local_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+WRITES = ("s3:PutObject", "s3:CreateBucket", "glue:CreateJob", "glue:UpdateJob", "glue:DeleteJob", "glue:TagResource")
+
+
+@pytest.fixture
+def jobs_dir(tmp_path: Path) -> Path:
+    target = tmp_path / "glue_jobs"
+    shutil.copytree(ROOT / "glue_jobs", target)
+    return target
+
+
+@pytest.fixture
+def deploy_env(monkeypatch, local_aws, jobs_dir, request):
+    """Environment for `glue-pipes deploy` with a job prefix and S3 prefix of this test's own."""
+    name = request.node.name.replace("_", "-")[:40]
+    values = {
+        "GLUE_PIPES_ENDPOINT_URL": local_aws.endpoint_url,
+        "GLUE_PIPES_MANIFEST": str(jobs_dir / "jobs.yaml"),
+        "GLUE_PIPES_JOB_PREFIX": f"{name}-",
+        "GLUE_PIPES_S3_PREFIX": name,
+    }
+    for key in list(__import__("os").environ):
+        if key.startswith(("GLUE_PIPES_", "DAGSTER_CLOUD_")):
+            monkeypatch.delenv(key)
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    return values
+
+
+def deploy(capsys, *args: str) -> tuple[int, dict]:
+    code = cli.main(["deploy", "--json", *args])
+    out = capsys.readouterr().out
+    return code, json.loads(out) if out.strip() else {}
+
+
+def writes(local_aws) -> dict[str, int]:
+    return {op: n for op, n in local_aws.requests().items() if op in WRITES and n}
+
+
+def test_first_deploy_creates_everything_and_second_changes_nothing(local_aws, deploy_env, capsys):
+    code, first = deploy(capsys)
+    assert code == 0
+    assert first["files"] == {**first["files"], "uploaded": 4, "unchanged": 0}
+    assert (first["jobs"]["created"], first["jobs"]["updated"], first["jobs"]["unchanged"]) == (2, 0, 0)
+
+    glue = local_aws.client("glue")
+    prefix = deploy_env["GLUE_PIPES_JOB_PREFIX"]
+    job = glue.get_job(JobName=f"{prefix}glue_pipes_asset")["Job"]
+    script_key = next(i["key"] for i in first["files"]["items"] if i["file"] == "glue_jobs/glue_pipes_asset.py")
+    assert job["Command"]["ScriptLocation"] == f"s3://glue-pipes-local/{script_key}"
+    assert script_key.startswith(f"{deploy_env['GLUE_PIPES_S3_PREFIX']}/local/artifacts/")
+    extra = job["DefaultArguments"]["--extra-py-files"].split(",")
+    assert [uri.rsplit("/", 1)[1] for uri in extra][1:] == ["orders.py"] and "dagster_pipes-" in extra[0]
+    assert (job["WorkerType"], job["NumberOfWorkers"], job["Timeout"]) == ("G.1X", 2, 30)
+
+    local_aws.reset_requests()
+    code, second = deploy(capsys)
+    assert code == 0
+    assert (second["files"]["uploaded"], second["jobs"]["created"], second["jobs"]["updated"]) == (0, 0, 0)
+    assert second["jobs"]["unchanged"] == 2
+    assert writes(local_aws) == {}
+    assert local_aws.requests().get("glue:BatchGetJobs") == 1
+
+
+def test_one_changed_script_uploads_one_file_and_updates_only_its_job(local_aws, deploy_env, jobs_dir, capsys):
+    assert deploy(capsys)[0] == 0
+    script = jobs_dir / "glue_pipes_s3_asset.py"
+    script.write_text(script.read_text() + "\n# tuned\n")
+    local_aws.reset_requests()
+    code, result = deploy(capsys)
+    assert code == 0
+    assert result["files"]["uploaded"] == 1
+    (uploaded,) = [i for i in result["files"]["items"] if i["action"] == "upload"]
+    assert uploaded["file"] == "glue_jobs/glue_pipes_s3_asset.py"
+    updated = [i for i in result["jobs"]["items"] if i["action"] == "update"]
+    assert [(i["job"], i["changed_fields"]) for i in updated] == [("glue_pipes_s3_asset", ["Command"])]
+    assert writes(local_aws) == {"s3:PutObject": 1, "glue:UpdateJob": 1}
+
+
+def test_dry_run_and_check_change_nothing(local_aws, deploy_env, jobs_dir, capsys):
+    local_aws.reset_requests()
+    code, plan = deploy(capsys, "--dry-run")
+    assert code == 0 and plan["dry_run"] is True
+    assert (plan["files"]["uploaded"], plan["jobs"]["created"]) == (4, 2)
+    code, _ = deploy(capsys, "--check")
+    assert code == 3
+    assert writes(local_aws) == {}
+
+    assert deploy(capsys)[0] == 0
+    assert deploy(capsys, "--check")[0] == 0  # in sync: no drift
+    (jobs_dir / "jobs.yaml").write_text((jobs_dir / "jobs.yaml").read_text().replace("timeout_minutes: 30", "timeout_minutes: 45", 1))
+    local_aws.reset_requests()
+    code, plan = deploy(capsys, "--check")
+    assert code == 3
+    assert [(i["job"], i["changed_fields"]) for i in plan["jobs"]["items"] if i["action"] == "update"] == [
+        ("glue_pipes_asset", ["Timeout"])
+    ]
+    assert writes(local_aws) == {}
+
+
+def test_bad_input_exits_2_names_file_job_field_and_makes_no_call(local_aws, deploy_env, jobs_dir, capsys):
+    manifest = jobs_dir / "jobs.yaml"
+    manifest.write_text(
+        manifest.read_text().replace("worker_type: G.1X", "worker_type: G.9X", 1) + "  escapee:\n    script: ../../etc/passwd.py\n"
+    )
+    local_aws.reset_requests()
+    code = cli.main(["deploy"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"error: {manifest}: job 'glue_pipes_asset', field 'worker_type': must be one of" in err
+    assert f"error: {manifest}: job 'escapee', field 'script': '../../etc/passwd.py' is outside glue_jobs/" in err
+    assert local_aws.requests() == {} or sum(local_aws.requests().values()) == 0
+
+
+def test_prune_deletes_only_this_environments_managed_jobs(local_aws, deploy_env, jobs_dir, monkeypatch, capsys):
+    prefix = deploy_env["GLUE_PIPES_JOB_PREFIX"]
+    glue = local_aws.client("glue")
+    assert deploy(capsys)[0] == 0
+    # Another environment (a branch deployment) deploys the same manifest.
+    monkeypatch.setenv("GLUE_PIPES_ENV", "branch")
+    monkeypatch.setenv("GLUE_PIPES_BRANCH", "Feature/X")
+    code, branch = deploy(capsys)
+    assert code == 0 and branch["jobs"]["created"] == 2
+    branch_names = {i["glue_job_name"] for i in branch["jobs"]["items"]}
+    assert branch_names == {f"{prefix}feature-x--glue_pipes_asset", f"{prefix}feature-x--glue_pipes_s3_asset"}
+    assert all("/branch-feature-x/artifacts/" in i["key"] for i in branch["files"]["items"])
+    monkeypatch.delenv("GLUE_PIPES_ENV")
+    monkeypatch.delenv("GLUE_PIPES_BRANCH")
+    # A job someone created by hand under our prefix: not ours to delete.
+    glue.create_job(Name=f"{prefix}handmade", Role="r", Command={"Name": "glueetl", "ScriptLocation": "s3://b/k.py"})
+
+    manifest = jobs_dir / "jobs.yaml"
+    text = manifest.read_text()
+    manifest.write_text(text[: text.index("  glue_pipes_s3_asset:")])
+    code, plan = deploy(capsys, "--prune", "--dry-run")
+    assert [i["glue_job_name"] for i in plan["jobs"]["items"] if i["action"] == "delete"] == [f"{prefix}glue_pipes_s3_asset"]
+    assert glue.get_job(JobName=f"{prefix}glue_pipes_s3_asset")
+    code, result = deploy(capsys, "--prune")
+    assert code == 0 and result["jobs"]["deleted"] == 1
+    remaining = {job["Name"] for page in glue.get_paginator("get_jobs").paginate() for job in page["Jobs"]}
+    assert f"{prefix}glue_pipes_s3_asset" not in remaining
+    assert {f"{prefix}glue_pipes_asset", f"{prefix}handmade"} | branch_names <= remaining
+
+
+def test_human_output_shows_plan_progress_and_summary(local_aws, deploy_env, capsys):
+    assert cli.main(["deploy"]) == 0
+    out = capsys.readouterr().out
+    assert "Plan for local environment" in out
+    assert "upload     glue_jobs/glue_pipes_asset.py" in out
+    assert "create     " + deploy_env["GLUE_PIPES_JOB_PREFIX"] + "glue_pipes_asset" in out
+    assert "[2/2] create" in out
+    assert "Deployed: files 4 uploaded, 0 unchanged; jobs 2 created, 0 updated, 0 deleted, 0 unchanged" in out
+
+
+def test_dagster_job_reports_what_it_changed(local_aws, deploy_env):
+    settings = local_settings(local_aws, **{k: v for k, v in deploy_env.items() if k != "GLUE_PIPES_ENDPOINT_URL"})
+    resources = {"glue_deploy": GlueDeployResource(settings=settings)}
+    first = deploy_glue_jobs.execute_in_process(resources=resources)
+    second = deploy_glue_jobs.execute_in_process(resources=resources)
+    for result, created, unchanged in ((first, 2, 0), (second, 0, 2)):
+        (output,) = [e for e in result.all_node_events if e.event_type_value == "STEP_OUTPUT"]
+        metadata = output.step_output_data.metadata
+        assert metadata["jobs_created"].value == created
+        assert metadata["jobs_unchanged"].value == unchanged
+    assert second.output_for_node("deploy_glue_jobs_op")["files"]["uploaded"] == 0
