@@ -9,7 +9,6 @@ import sys
 
 import boto3
 from dagster_pipes import PipesCliArgsParamsLoader, PipesS3ContextLoader, open_dagster_pipes
-
 from orders import generate_orders, materialization, parse_args, summarize
 
 
@@ -19,9 +18,9 @@ def main():
         context_loader=PipesS3ContextLoader(client=boto3.client("s3")),
         params_loader=PipesCliArgsParamsLoader(),
     ) as pipes:
-        pipes.log.info("Glue job {} run {} started".format(args.JOB_NAME, args.JOB_RUN_ID))
+        pipes.log.info(f"Glue job {args.JOB_NAME} run {args.JOB_RUN_ID} started")
         orders = generate_orders(args.row_count, args.seed)
-        pipes.log.info("Generated {} orders".format(len(orders)))
+        pipes.log.info(f"Generated {len(orders)} orders")
         summary = summarize(orders)
         metadata, data_version = materialization(summary)
         pipes.report_asset_materialization(metadata=metadata, data_version=data_version)

@@ -13,7 +13,6 @@ from dagster_pipes import (
     PipesS3MessageWriter,
     open_dagster_pipes,
 )
-
 from orders import generate_orders, materialization, parse_args, summarize
 
 
@@ -25,7 +24,7 @@ def main():
         message_writer=PipesS3MessageWriter(client=s3, interval=1),
         params_loader=PipesCliArgsParamsLoader(),
     ) as pipes:
-        pipes.log.info("Glue job {} run {} started".format(args.JOB_NAME, args.JOB_RUN_ID))
+        pipes.log.info(f"Glue job {args.JOB_NAME} run {args.JOB_RUN_ID} started")
         summary = summarize(generate_orders(args.row_count, args.seed))
         metadata, data_version = materialization(summary)
         pipes.report_asset_materialization(metadata=metadata, data_version=data_version)

@@ -7,7 +7,6 @@ import argparse
 import hashlib
 import json
 import random
-from typing import Dict, List
 
 
 def parse_args(argv):
@@ -22,7 +21,6 @@ def parse_args(argv):
 
 
 def generate_orders(row_count, seed):
-    # type: (int, int) -> List[Dict]
     rng = random.Random(seed)
     regions = ["us-east-1", "eu-west-1", "ap-southeast-2"]
     return [
@@ -36,8 +34,7 @@ def generate_orders(row_count, seed):
 
 
 def summarize(orders):
-    # type: (List[Dict]) -> Dict
-    by_region = {}  # type: Dict[str, float]
+    by_region = {}
     for order in orders:
         by_region[order["region"]] = round(by_region.get(order["region"], 0.0) + order["amount"], 2)
     total = round(sum(order["amount"] for order in orders), 2)
@@ -49,7 +46,7 @@ def materialization(summary):
     digest = hashlib.sha256(json.dumps(summary, sort_keys=True).encode("utf-8")).hexdigest()
     table = "\n".join(
         ["| region | amount |", "| --- | ---: |"]
-        + ["| {} | {:.2f} |".format(r, a) for r, a in sorted(summary["amount_by_region"].items())]
+        + [f"| {r} | {a:.2f} |" for r, a in sorted(summary["amount_by_region"].items())]
     )
     metadata = {
         "row_count": {"raw_value": summary["row_count"], "type": "int"},

@@ -50,7 +50,8 @@ class AwsClients:
             s3=client("s3"),
             logs=client("logs"),
             sts=client("sts"),
-            region=region, endpoint_url=endpoint_url
+            region=region,
+            endpoint_url=endpoint_url,
         )
 
 

@@ -30,14 +30,22 @@ def _parser() -> argparse.ArgumentParser:
         "and create/update the Glue jobs. Exit codes: 0 done, 1 error, 2 bad input, "
         "3 changes found (--check).",
     )
-    deploy.add_argument("--manifest", help="jobs manifest (default: GLUE_PIPES_MANIFEST or glue_jobs/jobs.yaml)")
+    deploy.add_argument(
+        "--manifest", help="jobs manifest (default: GLUE_PIPES_MANIFEST or glue_jobs/jobs.yaml)"
+    )
     deploy.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     deploy.add_argument("--check", action="store_true", help="change nothing; exit 3 if the plan has changes")
-    deploy.add_argument("--prune", action="store_true", help="delete this environment's managed jobs that left the manifest")
-    deploy.add_argument("--json", action="store_true", help="print the plan or result as one JSON object on stdout")
+    deploy.add_argument(
+        "--prune", action="store_true", help="delete this environment's managed jobs that left the manifest"
+    )
+    deploy.add_argument(
+        "--json", action="store_true", help="print the plan or result as one JSON object on stdout"
+    )
     deploy.set_defaults(handler=_deploy)
 
-    local = commands.add_parser("local-aws", help="the embedded local AWS endpoint (S3, CloudWatch Logs, Glue)")
+    local = commands.add_parser(
+        "local-aws", help="the embedded local AWS endpoint (S3, CloudWatch Logs, Glue)"
+    )
     local_commands = local.add_subparsers(dest="action", required=True)
     for action, help_text in (
         ("serve", "run in the foreground until interrupted"),
@@ -47,7 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     ):
         sub = local_commands.add_parser(action, help=help_text)
         sub.add_argument(
-            "--port", type=int, default=None, help=f"port (default: GLUE_PIPES_LOCAL_PORT or {DEFAULT_LOCAL_PORT})"
+            "--port",
+            type=int,
+            default=None,
+            help=f"port (default: GLUE_PIPES_LOCAL_PORT or {DEFAULT_LOCAL_PORT})",
         )
         sub.set_defaults(handler=_local_aws)
     return parser
@@ -69,10 +80,9 @@ def _deploy(args: argparse.Namespace) -> int:
     try:
         manifest = load_project_manifest(settings)  # before any AWS call: bad input changes nothing
         clients = AwsClients.connect(settings)
-        location = (
-            f"{settings.environment} environment, s3://{settings.bucket}/{Naming.from_settings(settings).root_prefix}, "
-            f"{clients.endpoint_url or 'AWS ' + clients.region}"
-        )
+        root = f"s3://{settings.bucket}/{Naming.from_settings(settings).root_prefix}"
+        endpoint = clients.endpoint_url or f"AWS {clients.region}"
+        location = f"{settings.environment} environment, {root}, {endpoint}"
         apply = not (args.dry_run or args.check)
         plan = deploy_project(
             settings,
@@ -91,7 +101,10 @@ def _deploy(args: argparse.Namespace) -> int:
         return 1
     except ClientError as exc:
         error = exc.response.get("Error", {})
-        print(f"error: AWS {exc.operation_name} failed: {error.get('Code')}: {error.get('Message')}", file=sys.stderr)
+        print(
+            f"error: AWS {exc.operation_name} failed: {error.get('Code')}: {error.get('Message')}",
+            file=sys.stderr,
+        )
         return 1
     print(format_summary(plan, applied=apply, seconds=time.monotonic() - started), file=out)
     if args.json:

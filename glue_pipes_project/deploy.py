@@ -7,6 +7,7 @@ exactly the changes the plan lists. The same code deploys to the local endpoint 
 from __future__ import annotations
 
 import base64
+import contextlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -40,7 +41,12 @@ class FileChange:
     artifact: Artifact = field(repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file": self.label, "key": self.key, "size": self.size, "action": "upload" if self.upload else "unchanged"}
+        return {
+            "file": self.label,
+            "key": self.key,
+            "size": self.size,
+            "action": "upload" if self.upload else "unchanged",
+        }
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,11 @@ class JobChange:
     definition: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        item: dict[str, Any] = {"job": self.logical_name or self.name, "glue_job_name": self.name, "action": self.action}
+        item: dict[str, Any] = {
+            "job": self.logical_name or self.name,
+            "glue_job_name": self.name,
+            "action": self.action,
+        }
         if self.fields:
             item["changed_fields"] = list(self.fields)
         return item
@@ -87,7 +97,12 @@ class Plan:
             "jobs": {
                 **{
                     key: len(self.jobs_by(action))
-                    for key, action in (("created", "create"), ("updated", "update"), ("unchanged", "unchanged"), ("deleted", "delete"))
+                    for key, action in (
+                        ("created", "create"),
+                        ("updated", "update"),
+                        ("unchanged", "unchanged"),
+                        ("deleted", "delete"),
+                    )
                 },
                 "items": [j.to_dict() for j in self.jobs],
             },
@@ -194,7 +209,10 @@ class Deployer:
         for name in sorted(candidates):
             arn = f"arn:aws:glue:{self.clients.region}:{account}:job/{name}"
             tags = self.clients.glue.get_tags(ResourceArn=arn).get("Tags", {})
-            if tags.get(MANAGED_TAG) == MANAGED_VALUE and tags.get(ENVIRONMENT_TAG) == self.naming.environment_id:
+            if (
+                tags.get(MANAGED_TAG) == MANAGED_VALUE
+                and tags.get(ENVIRONMENT_TAG) == self.naming.environment_id
+            ):
                 prunable.append(name)
         return prunable
 
@@ -204,10 +222,9 @@ class Deployer:
         params: dict[str, Any] = {"Bucket": self.bucket}
         if self.clients.region != "us-east-1":
             params["CreateBucketConfiguration"] = {"LocationConstraint": self.clients.region}
-        try:
+        # Another deploy may have created it first.
+        with contextlib.suppress(self.clients.s3.exceptions.BucketAlreadyOwnedByYou):
             self.clients.s3.create_bucket(**params)
-        except self.clients.s3.exceptions.BucketAlreadyOwnedByYou:
-            pass  # another deploy created it first
 
     def _upload(self, change: FileChange) -> FileChange:
         self.clients.s3.put_object(
@@ -254,7 +271,9 @@ def load_project_manifest(settings: Settings) -> Manifest:
 
 
 def deployer_for(settings: Settings, clients: AwsClients) -> Deployer:
-    return Deployer(clients, Naming.from_settings(settings), bucket=settings.bucket, role_arn=settings.role_arn)
+    return Deployer(
+        clients, Naming.from_settings(settings), bucket=settings.bucket, role_arn=settings.role_arn
+    )
 
 
 def deploy_project(

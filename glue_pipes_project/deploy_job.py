@@ -22,7 +22,9 @@ class DeployConfig(dg.Config):
 
 
 @dg.op(description="Upload changed Glue scripts and artifacts to S3 and create/update the Glue jobs.")
-def deploy_glue_jobs_op(context: dg.OpExecutionContext, config: DeployConfig, glue_deploy: GlueDeployResource) -> dg.Output[dict]:
+def deploy_glue_jobs_op(
+    context: dg.OpExecutionContext, config: DeployConfig, glue_deploy: GlueDeployResource
+) -> dg.Output[dict]:
     settings = glue_deploy.settings
     plan = deploy_project(
         settings,
@@ -35,7 +37,10 @@ def deploy_glue_jobs_op(context: dg.OpExecutionContext, config: DeployConfig, gl
     changed = [item for item in summary["jobs"]["items"] if item["action"] != "unchanged"]
     table = "\n".join(
         ["| job | action | changed fields |", "| --- | --- | --- |"]
-        + [f"| {i['glue_job_name']} | {i['action']} | {', '.join(i.get('changed_fields', []))} |" for i in changed]
+        + [
+            f"| {i['glue_job_name']} | {i['action']} | {', '.join(i.get('changed_fields', []))} |"
+            for i in changed
+        ]
     )
     return dg.Output(
         summary,

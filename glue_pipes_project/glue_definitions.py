@@ -50,7 +50,11 @@ def changed_fields(desired: dict[str, Any], actual: dict[str, Any]) -> list[str]
     return [
         field
         for field, value in desired.items()
-        if not (value == (actual.get(field) or {}) if field == "DefaultArguments" else _covers(value, actual.get(field)))
+        if not (
+            value == (actual.get(field) or {})
+            if field == "DefaultArguments"
+            else _covers(value, actual.get(field))
+        )
     ]
 
 

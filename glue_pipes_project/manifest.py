@@ -166,8 +166,7 @@ def _check_job(spec: JobSpec, root: Path, pipes_requires_python: str | None) -> 
     versions = sorted(v for t, v in GLUE_PYTHON if t == spec.type)
     if runtime not in GLUE_PYTHON:
         problems.append(
-            f"'glue_version': {spec.type} jobs support Glue {', '.join(versions)} "
-            f"(got {spec.glue_version!r})"
+            f"'glue_version': {spec.type} jobs support Glue {', '.join(versions)} (got {spec.glue_version!r})"
         )
     expected_python = COMMAND_PYTHON_VERSION[spec.type]
     if spec.python_version is not None and spec.python_version != expected_python:
@@ -188,9 +187,7 @@ def _check_job(spec: JobSpec, root: Path, pipes_requires_python: str | None) -> 
         if spec.worker_type is not None or spec.number_of_workers is not None:
             problems.append("'worker_type': pythonshell jobs take max_capacity, not workers")
         if spec.max_capacity is not None and spec.max_capacity not in PYTHONSHELL_CAPACITIES:
-            problems.append(
-                f"'max_capacity': pythonshell jobs take 0.0625 or 1 (got {spec.max_capacity})"
-            )
+            problems.append(f"'max_capacity': pythonshell jobs take 0.0625 or 1 (got {spec.max_capacity})")
         if spec.execution_class == "FLEX":
             problems.append("'execution_class': FLEX is only for glueetl jobs")
     else:

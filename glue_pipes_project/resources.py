@@ -65,5 +65,7 @@ class GluePipesClientResource(ConfigurableResourceFactory[PipesGlueClient]):
 
     def _reader(self, clients: AwsClients) -> PipesMessageReader:
         if self.message_reader == "s3":
-            return PipesS3MessageReader(bucket=self.settings.bucket, client=clients.s3, interval=S3_READER_INTERVAL)
+            return PipesS3MessageReader(
+                bucket=self.settings.bucket, client=clients.s3, interval=S3_READER_INTERVAL
+            )
         return PipesCloudWatchMessageReader(client=clients.logs)

@@ -68,9 +68,7 @@ class Settings(Config):
             "local" if mode == "local" else "branch" if is_branch else "prod"
         )
         if environment not in ("local", "branch", "prod"):
-            raise SettingsError(
-                f"GLUE_PIPES_ENV must be 'local', 'branch' or 'prod' (got {environment!r})"
-            )
+            raise SettingsError(f"GLUE_PIPES_ENV must be 'local', 'branch' or 'prod' (got {environment!r})")
         branch = None
         if environment == "branch":
             raw_branch = get("GLUE_PIPES_BRANCH") or get("DAGSTER_CLOUD_GIT_BRANCH")
@@ -85,11 +83,7 @@ class Settings(Config):
             bucket = get("GLUE_PIPES_BUCKET") or LOCAL_BUCKET
             role_arn = get("GLUE_PIPES_ROLE_ARN") or LOCAL_ROLE_ARN
         else:
-            missing = [
-                name
-                for name in ("GLUE_PIPES_BUCKET", "GLUE_PIPES_ROLE_ARN")
-                if not get(name)
-            ]
+            missing = [name for name in ("GLUE_PIPES_BUCKET", "GLUE_PIPES_ROLE_ARN") if not get(name)]
             region = get("GLUE_PIPES_REGION") or get("AWS_REGION") or get("AWS_DEFAULT_REGION")
             if not region:
                 missing.append("GLUE_PIPES_REGION (or AWS_REGION)")

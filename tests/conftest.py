@@ -11,4 +11,3 @@ from glue_pipes_project.local_aws import LocalAWS
 def local_aws() -> Iterator[LocalAWS]:
     with LocalAWS() as aws:
         yield aws
-

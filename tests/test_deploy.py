@@ -4,7 +4,6 @@ import json
 import shutil
 from pathlib import Path
 
-import dagster as dg
 import pytest
 
 from glue_pipes_project import cli
@@ -12,7 +11,14 @@ from glue_pipes_project.deploy_job import GlueDeployResource, deploy_glue_jobs
 from tests.helpers import local_settings
 
 ROOT = Path(__file__).resolve().parent.parent
-WRITES = ("s3:PutObject", "s3:CreateBucket", "glue:CreateJob", "glue:UpdateJob", "glue:DeleteJob", "glue:TagResource")
+WRITES = (
+    "s3:PutObject",
+    "s3:CreateBucket",
+    "glue:CreateJob",
+    "glue:UpdateJob",
+    "glue:DeleteJob",
+    "glue:TagResource",
+)
 
 
 @pytest.fixture
@@ -59,7 +65,9 @@ def test_first_deploy_creates_everything_and_second_changes_nothing(local_aws, d
     glue = local_aws.client("glue")
     prefix = deploy_env["GLUE_PIPES_JOB_PREFIX"]
     job = glue.get_job(JobName=f"{prefix}glue_pipes_asset")["Job"]
-    script_key = next(i["key"] for i in first["files"]["items"] if i["file"] == "glue_jobs/glue_pipes_asset.py")
+    script_key = next(
+        i["key"] for i in first["files"]["items"] if i["file"] == "glue_jobs/glue_pipes_asset.py"
+    )
     assert job["Command"]["ScriptLocation"] == f"s3://glue-pipes-local/{script_key}"
     assert script_key.startswith(f"{deploy_env['GLUE_PIPES_S3_PREFIX']}/local/artifacts/")
     extra = job["DefaultArguments"]["--extra-py-files"].split(",")
@@ -75,7 +83,9 @@ def test_first_deploy_creates_everything_and_second_changes_nothing(local_aws, d
     assert local_aws.requests().get("glue:BatchGetJobs") == 1
 
 
-def test_one_changed_script_uploads_one_file_and_updates_only_its_job(local_aws, deploy_env, jobs_dir, capsys):
+def test_one_changed_script_uploads_one_file_and_updates_only_its_job(
+    local_aws, deploy_env, jobs_dir, capsys
+):
     assert deploy(capsys)[0] == 0
     script = jobs_dir / "glue_pipes_s3_asset.py"
     script.write_text(script.read_text() + "\n# tuned\n")
@@ -101,7 +111,9 @@ def test_dry_run_and_check_change_nothing(local_aws, deploy_env, jobs_dir, capsy
 
     assert deploy(capsys)[0] == 0
     assert deploy(capsys, "--check")[0] == 0  # in sync: no drift
-    (jobs_dir / "jobs.yaml").write_text((jobs_dir / "jobs.yaml").read_text().replace("timeout_minutes: 30", "timeout_minutes: 45", 1))
+    (jobs_dir / "jobs.yaml").write_text(
+        (jobs_dir / "jobs.yaml").read_text().replace("timeout_minutes: 30", "timeout_minutes: 45", 1)
+    )
     local_aws.reset_requests()
     code, plan = deploy(capsys, "--check")
     assert code == 3
@@ -114,18 +126,24 @@ def test_dry_run_and_check_change_nothing(local_aws, deploy_env, jobs_dir, capsy
 def test_bad_input_exits_2_names_file_job_field_and_makes_no_call(local_aws, deploy_env, jobs_dir, capsys):
     manifest = jobs_dir / "jobs.yaml"
     manifest.write_text(
-        manifest.read_text().replace("worker_type: G.1X", "worker_type: G.9X", 1) + "  escapee:\n    script: ../../etc/passwd.py\n"
+        manifest.read_text().replace("worker_type: G.1X", "worker_type: G.9X", 1)
+        + "  escapee:\n    script: ../../etc/passwd.py\n"
     )
     local_aws.reset_requests()
     code = cli.main(["deploy"])
     err = capsys.readouterr().err
     assert code == 2
     assert f"error: {manifest}: job 'glue_pipes_asset', field 'worker_type': must be one of" in err
-    assert f"error: {manifest}: job 'escapee', field 'script': '../../etc/passwd.py' is outside glue_jobs/" in err
+    assert (
+        f"error: {manifest}: job 'escapee', field 'script': '../../etc/passwd.py' is outside glue_jobs/"
+        in err
+    )
     assert local_aws.requests() == {} or sum(local_aws.requests().values()) == 0
 
 
-def test_prune_deletes_only_this_environments_managed_jobs(local_aws, deploy_env, jobs_dir, monkeypatch, capsys):
+def test_prune_deletes_only_this_environments_managed_jobs(
+    local_aws, deploy_env, jobs_dir, monkeypatch, capsys
+):
     prefix = deploy_env["GLUE_PIPES_JOB_PREFIX"]
     glue = local_aws.client("glue")
     assert deploy(capsys)[0] == 0
@@ -140,13 +158,17 @@ def test_prune_deletes_only_this_environments_managed_jobs(local_aws, deploy_env
     monkeypatch.delenv("GLUE_PIPES_ENV")
     monkeypatch.delenv("GLUE_PIPES_BRANCH")
     # A job someone created by hand under our prefix: not ours to delete.
-    glue.create_job(Name=f"{prefix}handmade", Role="r", Command={"Name": "glueetl", "ScriptLocation": "s3://b/k.py"})
+    glue.create_job(
+        Name=f"{prefix}handmade", Role="r", Command={"Name": "glueetl", "ScriptLocation": "s3://b/k.py"}
+    )
 
     manifest = jobs_dir / "jobs.yaml"
     text = manifest.read_text()
     manifest.write_text(text[: text.index("  glue_pipes_s3_asset:")])
     code, plan = deploy(capsys, "--prune", "--dry-run")
-    assert [i["glue_job_name"] for i in plan["jobs"]["items"] if i["action"] == "delete"] == [f"{prefix}glue_pipes_s3_asset"]
+    assert [i["glue_job_name"] for i in plan["jobs"]["items"] if i["action"] == "delete"] == [
+        f"{prefix}glue_pipes_s3_asset"
+    ]
     assert glue.get_job(JobName=f"{prefix}glue_pipes_s3_asset")
     code, result = deploy(capsys, "--prune")
     assert code == 0 and result["jobs"]["deleted"] == 1
@@ -166,7 +188,9 @@ def test_human_output_shows_plan_progress_and_summary(local_aws, deploy_env, cap
 
 
 def test_dagster_job_reports_what_it_changed(local_aws, deploy_env):
-    settings = local_settings(local_aws, **{k: v for k, v in deploy_env.items() if k != "GLUE_PIPES_ENDPOINT_URL"})
+    settings = local_settings(
+        local_aws, **{k: v for k, v in deploy_env.items() if k != "GLUE_PIPES_ENDPOINT_URL"}
+    )
     resources = {"glue_deploy": GlueDeployResource(settings=settings)}
     first = deploy_glue_jobs.execute_in_process(resources=resources)
     second = deploy_glue_jobs.execute_in_process(resources=resources)

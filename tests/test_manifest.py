@@ -86,11 +86,18 @@ jobs:
     [
         ("jobs: []", "field 'jobs': must be a mapping"),
         ("jobs:\n  'bad name!':\n    script: glue_pipes_asset.py", "job 'bad name!', field 'name'"),
-        ("jobs:\n  j:\n    script: glue_pipes_asset.py\n    default_arguments: {'--extra-py-files': x}",
-         "field 'default_arguments.--extra-py-files': reserved"),
-        ("jobs:\n  j:\n    script: glue_pipes_asset.py\n    default_arguments: {row: '1'}",
-         "field 'default_arguments.row': argument names start with '--'"),
-        ("jobs:\n  j:\n    script: glue_pipes_asset.py\n    number_of_workers: 1", "field 'number_of_workers'"),
+        (
+            "jobs:\n  j:\n    script: glue_pipes_asset.py\n    default_arguments: {'--extra-py-files': x}",
+            "field 'default_arguments.--extra-py-files': reserved",
+        ),
+        (
+            "jobs:\n  j:\n    script: glue_pipes_asset.py\n    default_arguments: {row: '1'}",
+            "field 'default_arguments.row': argument names start with '--'",
+        ),
+        (
+            "jobs:\n  j:\n    script: glue_pipes_asset.py\n    number_of_workers: 1",
+            "field 'number_of_workers'",
+        ),
         ("jobs:\n  j:\n    script: glue_pipes_asset.py\n    python_version: '3.9'", "field 'python_version'"),
         ("jobs:\n  j:\n    script: glue_pipes_asset.py\n    glue_version: '2.0'", "field 'glue_version'"),
         ("jobs:\n  j: [", "not valid YAML at line 2, column 7"),
