@@ -38,9 +38,7 @@ def manifest_artifacts(manifest: Manifest) -> dict[Path, Artifact]:
     paths = {job.script_path for job in manifest.jobs.values()}
     paths |= {p for job in manifest.jobs.values() for p in job.extra_py_paths}
     return {
-        path: Artifact(
-            label=str(path.relative_to(manifest.root.parent)), filename=path.name, data=path.read_bytes()
-        )
+        path: Artifact(label=str(path.relative_to(manifest.root.parent)), filename=path.name, data=path.read_bytes())
         for path in sorted(paths)
     }
 
@@ -52,16 +50,12 @@ def pipes_artifact() -> Artifact:
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(package_dir.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
-                info = zipfile.ZipInfo(
-                    f"dagster_pipes/{path.relative_to(package_dir).as_posix()}", _ZIP_EPOCH
-                )
+                info = zipfile.ZipInfo(f"dagster_pipes/{path.relative_to(package_dir).as_posix()}", _ZIP_EPOCH)
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.external_attr = 0o644 << 16
                 archive.writestr(info, path.read_bytes())
     version = metadata.version("dagster-pipes")
-    return Artifact(
-        label=f"dagster-pipes {version}", filename=f"dagster_pipes-{version}.zip", data=buffer.getvalue()
-    )
+    return Artifact(label=f"dagster-pipes {version}", filename=f"dagster_pipes-{version}.zip", data=buffer.getvalue())
 
 
 def pipes_requires_python() -> str | None:

@@ -30,22 +30,16 @@ def _parser() -> argparse.ArgumentParser:
         "and create/update the Glue jobs. Exit codes: 0 done, 1 error, 2 bad input, "
         "3 changes found (--check).",
     )
-    deploy.add_argument(
-        "--manifest", help="jobs manifest (default: GLUE_PIPES_MANIFEST or glue_jobs/jobs.yaml)"
-    )
+    deploy.add_argument("--manifest", help="jobs manifest (default: GLUE_PIPES_MANIFEST or glue_jobs/jobs.yaml)")
     deploy.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     deploy.add_argument("--check", action="store_true", help="change nothing; exit 3 if the plan has changes")
     deploy.add_argument(
         "--prune", action="store_true", help="delete this environment's managed jobs that left the manifest"
     )
-    deploy.add_argument(
-        "--json", action="store_true", help="print the plan or result as one JSON object on stdout"
-    )
+    deploy.add_argument("--json", action="store_true", help="print the plan or result as one JSON object on stdout")
     deploy.set_defaults(handler=_deploy)
 
-    local = commands.add_parser(
-        "local-aws", help="the embedded local AWS endpoint (S3, CloudWatch Logs, Glue)"
-    )
+    local = commands.add_parser("local-aws", help="the embedded local AWS endpoint (S3, CloudWatch Logs, Glue)")
     local_commands = local.add_subparsers(dest="action", required=True)
     for action, help_text in (
         ("serve", "run in the foreground until interrupted"),

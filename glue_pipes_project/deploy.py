@@ -209,10 +209,7 @@ class Deployer:
         for name in sorted(candidates):
             arn = f"arn:aws:glue:{self.clients.region}:{account}:job/{name}"
             tags = self.clients.glue.get_tags(ResourceArn=arn).get("Tags", {})
-            if (
-                tags.get(MANAGED_TAG) == MANAGED_VALUE
-                and tags.get(ENVIRONMENT_TAG) == self.naming.environment_id
-            ):
+            if tags.get(MANAGED_TAG) == MANAGED_VALUE and tags.get(ENVIRONMENT_TAG) == self.naming.environment_id:
                 prunable.append(name)
         return prunable
 
@@ -271,9 +268,7 @@ def load_project_manifest(settings: Settings) -> Manifest:
 
 
 def deployer_for(settings: Settings, clients: AwsClients) -> Deployer:
-    return Deployer(
-        clients, Naming.from_settings(settings), bucket=settings.bucket, role_arn=settings.role_arn
-    )
+    return Deployer(clients, Naming.from_settings(settings), bucket=settings.bucket, role_arn=settings.role_arn)
 
 
 def deploy_project(

@@ -37,10 +37,7 @@ def deploy_glue_jobs_op(
     changed = [item for item in summary["jobs"]["items"] if item["action"] != "unchanged"]
     table = "\n".join(
         ["| job | action | changed fields |", "| --- | --- | --- |"]
-        + [
-            f"| {i['glue_job_name']} | {i['action']} | {', '.join(i.get('changed_fields', []))} |"
-            for i in changed
-        ]
+        + [f"| {i['glue_job_name']} | {i['action']} | {', '.join(i.get('changed_fields', []))} |" for i in changed]
     )
     return dg.Output(
         summary,

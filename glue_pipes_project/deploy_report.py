@@ -14,9 +14,7 @@ def format_plan(plan: Plan, *, location: str) -> str:
     if plan.create_bucket:
         lines.append(f"  bucket     create s3://{plan.bucket}")
     lines.append("  files")
-    for change in sorted(
-        plan.files, key=lambda f: (_ACTION_ORDER["upload" if f.upload else "unchanged"], f.label)
-    ):
+    for change in sorted(plan.files, key=lambda f: (_ACTION_ORDER["upload" if f.upload else "unchanged"], f.label)):
         action = "upload" if change.upload else "unchanged"
         detail = f"  -> {change.key} ({_size(change.size)})" if change.upload else ""
         lines.append(f"    {action:<10} {change.label}{detail}")

@@ -51,9 +51,7 @@ def changed_fields(desired: dict[str, Any], actual: dict[str, Any]) -> list[str]
         field
         for field, value in desired.items()
         if not (
-            value == (actual.get(field) or {})
-            if field == "DefaultArguments"
-            else _covers(value, actual.get(field))
+            value == (actual.get(field) or {}) if field == "DefaultArguments" else _covers(value, actual.get(field))
         )
     ]
 

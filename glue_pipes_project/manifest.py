@@ -171,8 +171,7 @@ def _check_job(spec: JobSpec, root: Path, pipes_requires_python: str | None) -> 
     expected_python = COMMAND_PYTHON_VERSION[spec.type]
     if spec.python_version is not None and spec.python_version != expected_python:
         problems.append(
-            f"'python_version': {spec.type} jobs take python_version {expected_python!r} "
-            f"(got {spec.python_version!r})"
+            f"'python_version': {spec.type} jobs take python_version {expected_python!r} (got {spec.python_version!r})"
         )
     if runtime in GLUE_PYTHON and pipes_requires_python:
         runtime_python = GLUE_PYTHON[runtime]
@@ -194,13 +193,9 @@ def _check_job(spec: JobSpec, root: Path, pipes_requires_python: str | None) -> 
         if spec.max_capacity is not None:
             problems.append("'max_capacity': glueetl jobs take worker_type and number_of_workers")
         if spec.worker_type is not None and spec.worker_type not in WORKER_TYPES:
-            problems.append(
-                f"'worker_type': must be one of {', '.join(WORKER_TYPES)} (got {spec.worker_type!r})"
-            )
+            problems.append(f"'worker_type': must be one of {', '.join(WORKER_TYPES)} (got {spec.worker_type!r})")
         if spec.number_of_workers is not None and spec.number_of_workers < 2:
-            problems.append(
-                f"'number_of_workers': glueetl jobs need at least 2 (got {spec.number_of_workers})"
-            )
+            problems.append(f"'number_of_workers': glueetl jobs need at least 2 (got {spec.number_of_workers})")
 
     for key in spec.default_arguments:
         if not key.startswith("--"):

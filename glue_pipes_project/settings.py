@@ -64,18 +64,14 @@ class Settings(Config):
             raise SettingsError(f"GLUE_PIPES_MODE must be 'local' or 'aws' (got {mode!r})")
 
         is_branch = get("DAGSTER_CLOUD_IS_BRANCH_DEPLOYMENT") == "1"
-        environment = get("GLUE_PIPES_ENV") or (
-            "local" if mode == "local" else "branch" if is_branch else "prod"
-        )
+        environment = get("GLUE_PIPES_ENV") or ("local" if mode == "local" else "branch" if is_branch else "prod")
         if environment not in ("local", "branch", "prod"):
             raise SettingsError(f"GLUE_PIPES_ENV must be 'local', 'branch' or 'prod' (got {environment!r})")
         branch = None
         if environment == "branch":
             raw_branch = get("GLUE_PIPES_BRANCH") or get("DAGSTER_CLOUD_GIT_BRANCH")
             if not raw_branch:
-                raise SettingsError(
-                    "a branch environment needs GLUE_PIPES_BRANCH or DAGSTER_CLOUD_GIT_BRANCH"
-                )
+                raise SettingsError("a branch environment needs GLUE_PIPES_BRANCH or DAGSTER_CLOUD_GIT_BRANCH")
             branch = _slug(raw_branch)
 
         if mode == "local":
