@@ -1,0 +1,69 @@
+"""The endpoint's WSGI app: control API, our Glue job API, and moto for everything else."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.wrappers import Request, Response
+
+from .clients import INTERNAL_HEADER
+from .control import CONTROL_PREFIX, ControlApi
+from .glue_api import GlueApi
+from .operations import operation_of, signing_scope
+from .protocol import AwsError, json_error, json_response, xml_error
+from .traffic import FaultPlan, RequestCounter
+
+GLUE_TARGET_PREFIX = "AWSGlue."
+_INTERNAL_ENVIRON_KEY = "HTTP_" + INTERNAL_HEADER.upper().replace("-", "_")
+
+StartResponse = Any  # the WSGI start_response callable
+
+
+class EndpointApp:
+    def __init__(
+        self,
+        glue: GlueApi,
+        control: ControlApi,
+        counter: RequestCounter,
+        faults: FaultPlan,
+        default_region: str,
+    ) -> None:
+        self._glue = glue
+        self._control = control
+        self._counter = counter
+        self._faults = faults
+        self._default_region = default_region
+        self._moto = DomainDispatcherApplication(create_backend_app)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "").startswith(CONTROL_PREFIX):
+            return self._control.handle(Request(environ))(environ, start_response)
+        if environ.get(_INTERNAL_ENVIRON_KEY) != "1":  # only what clients send is counted and faulted
+            operation = operation_of(environ)
+            self._counter.count(operation)
+            fault = self._faults.take(operation)
+            if fault:
+                error = AwsError(fault.error, fault.message, fault.status)
+                respond = json_error if environ.get("HTTP_X_AMZ_TARGET") else xml_error
+                return respond(error)(environ, start_response)
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        operation_name = target.removeprefix(GLUE_TARGET_PREFIX)
+        if target.startswith(GLUE_TARGET_PREFIX) and self._glue.owns(operation_name):
+            return self._glue_response(environ, operation_name)(environ, start_response)
+        return self._moto(environ, start_response)
+
+    def _glue_response(self, environ: dict[str, Any], operation: str) -> Response:
+        scope = signing_scope(environ)
+        region = scope[0] if scope else self._default_region
+        try:
+            body = json.loads(Request(environ).get_data() or b"{}")
+            return json_response(self._glue.handle(operation, region, body))
+        except AwsError as error:
+            return json_error(error)
+        except KeyError as missing:
+            return json_error(AwsError("InvalidInputException", f"Missing required parameter {missing}"))
+        except json.JSONDecodeError as error:
+            return json_error(AwsError("SerializationException", str(error)))

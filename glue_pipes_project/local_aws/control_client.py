@@ -1,0 +1,68 @@
+"""Talks to a running endpoint's control API over HTTP (the in-process one or a daemon)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+CONTROL_PREFIX = "/_glue_pipes/"
+SERVICE_NAME = "glue-pipes-local-aws"
+# Never through an HTTP(S)_PROXY from the environment: the endpoint is on this machine.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class ControlClient:
+    def __init__(self, endpoint_url: str, timeout: float = 5.0) -> None:
+        self.endpoint_url = endpoint_url.rstrip("/")
+        self._timeout = timeout
+
+    def health(self) -> dict[str, Any] | None:
+        """Our server's health, or None if nothing listens. Raises if something else answers."""
+        try:
+            body = self._call("GET", "health")
+        except urllib.error.URLError as error:
+            if isinstance(error.reason, ConnectionRefusedError):
+                return None
+            raise ForeignServerError(self.endpoint_url, str(error)) from error
+        except (ConnectionError, ValueError, OSError) as error:
+            raise ForeignServerError(self.endpoint_url, str(error)) from error
+        if not isinstance(body, dict) or body.get("service") != SERVICE_NAME:
+            raise ForeignServerError(self.endpoint_url, f"unexpected health answer {body!r}")
+        return body
+
+    def requests(self) -> dict[str, int]:
+        return self._call("GET", "requests")
+
+    def reset_requests(self) -> None:
+        self._call("DELETE", "requests")
+
+    def inject_fault(self, operation: str, error: str, count: int = 1, status: int = 400) -> None:
+        self._call("POST", "faults", {"operation": operation, "error": error, "count": count, "status": status})
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "faults")
+
+    def set_run_state(self, run_id: str, state: str, error_message: str | None = None) -> None:
+        self._call("POST", f"runs/{run_id}/state", {"state": state, "error_message": error_message})
+
+    def shutdown(self) -> None:
+        self._call("POST", "shutdown")
+
+    def _call(self, method: str, route: str, body: dict[str, Any] | None = None) -> Any:
+        request = urllib.request.Request(
+            f"{self.endpoint_url}{CONTROL_PREFIX}{route}",
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with _OPENER.open(request, timeout=self._timeout) as response:
+            return json.loads(response.read() or b"null")
+
+
+class ForeignServerError(RuntimeError):
+    """Something that is not the glue-pipes local endpoint answers at the URL."""
+
+    def __init__(self, endpoint_url: str, detail: str) -> None:
+        super().__init__(f"{endpoint_url} is not a glue-pipes local AWS endpoint ({detail})")

@@ -1,0 +1,153 @@
+"""`LocalAWS`: the embedded local AWS endpoint, served from a thread of this process."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from botocore.config import Config
+from moto.moto_server.werkzeug_app import MotoRequestHandler
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from .app import EndpointApp, StartResponse
+from .clients import InternalClients, make_client
+from .control import ControlApi
+from .control_client import ControlClient
+from .glue_api import GlueApi
+from .glue_runtime import GlueRuntime
+from .runner import Runner
+from .traffic import FaultPlan, RequestCounter
+
+
+class _QuietRequestHandler(MotoRequestHandler):
+    """moto's handler (keeps S3 metadata headers intact) without a log line per request."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+class LocalAWS:
+    """One HTTP endpoint on 127.0.0.1: moto serves S3 and CloudWatch Logs, we serve Glue jobs.
+
+    moto keeps its backends (buckets, log groups) in process-global state, so every `LocalAWS` in
+    one process shares them; Glue jobs and runs belong to each instance.
+
+        with LocalAWS() as aws:
+            s3 = aws.client("s3")
+
+    `minute_seconds` is the length of an emulated minute, for Glue's `Timeout` (tests shorten it).
+    """
+
+    def __init__(
+        self, port: int = 0, region: str = "us-east-1", minute_seconds: float = 60.0, host: str = "127.0.0.1"
+    ) -> None:
+        self.region = region
+        self._port = port
+        self._host = host
+        self._minute_seconds = minute_seconds
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: Runner | None = None
+        self._work_dir: Path | None = None
+        self._app: EndpointApp | None = None
+        self._stop_lock = threading.Lock()
+        self._stopped = threading.Event()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("LocalAWS is not running; call start() or use it as a context manager")
+        return self._server.server_address[1]
+
+    @property
+    def endpoint_url(self) -> str:
+        # Always the IP, never `localhost`: boto3 then addresses S3 buckets path-style.
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def control(self) -> ControlClient:
+        return ControlClient(self.endpoint_url)
+
+    def start(self) -> LocalAWS:
+        # Bind first: with port 0 the URL (which the app needs) is known only after binding.
+        self._server = make_server(
+            self._host, self._port, self._wsgi, threaded=True, request_handler=_QuietRequestHandler
+        )
+        # One directory for everything on disk, so even a killed endpoint leaves one thing behind.
+        self._work_dir = Path(tempfile.mkdtemp(prefix="glue-pipes-endpoint-"))
+        self._runner = Runner(
+            self.endpoint_url,
+            InternalClients(self.endpoint_url),
+            GlueRuntime(self._work_dir / "runtime"),
+            self._work_dir / "runs",
+            self._minute_seconds,
+        )
+        counter, faults, glue = RequestCounter(), FaultPlan(), GlueApi(self._runner)
+        control = ControlApi(self.endpoint_url, counter, faults, glue, on_shutdown=self._stop_in_background)
+        self._app = EndpointApp(glue, control, counter, faults, self.region)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="local-aws", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop every job run (waiting for their processes to be gone), then the server."""
+        with self._stop_lock:
+            if self._server is None:
+                return
+            assert self._runner and self._work_dir and self._thread
+            self._runner.shutdown()  # first: runs ship their last log lines through the server
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join()
+            shutil.rmtree(self._work_dir, ignore_errors=True)
+            self._server = None
+            self._stopped.set()
+
+    def wait_stopped(self, timeout: float | None = None) -> bool:
+        return self._stopped.wait(timeout)
+
+    def client(self, service_name: str, region: str | None = None, config: Config | None = None) -> Any:
+        """A boto3 client for this endpoint (dummy credentials, path-style S3)."""
+        return make_client(service_name, self.endpoint_url, region or self.region, config)
+
+    def requests(self) -> dict[str, int]:
+        """Requests received per operation (`glue:StartJobRun`, `s3:PutObject`, ...) since the last reset."""
+        return self.control.requests()
+
+    def reset_requests(self) -> None:
+        self.control.reset_requests()
+
+    def inject_fault(self, operation: str, error: str, count: int = 1, status: int = 400) -> None:
+        """Make the next `count` client requests for `operation` fail with the AWS error code `error`."""
+        self.control.inject_fault(operation, error, count, status)
+
+    def clear_faults(self) -> None:
+        self.control.clear_faults()
+
+    def set_run_state(self, run_id: str, state: str, error_message: str | None = None) -> None:
+        """Make GetJobRun report `state` from now on (e.g. EXPIRED, which no script can cause).
+
+        A forced terminal state also ends the run's process; the state then sticks.
+        """
+        self.control.set_run_state(run_id, state, error_message)
+
+    def __enter__(self) -> LocalAWS:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def _wsgi(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        assert self._app is not None
+        return self._app(environ, start_response)
+
+    def _stop_in_background(self) -> None:
+        # Called from a request thread: the response must go out before the server stops.
+        threading.Thread(target=self.stop, name="local-aws-stop").start()
