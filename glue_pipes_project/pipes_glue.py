@@ -1,29 +1,84 @@
-"""Our Glue Pipes client: dagster-aws's PipesGlueClient plus what this project needs on top.
+"""Our Glue Pipes client: dagster-aws's ``PipesGlueClient``, fixed where it falls short.
 
-It is still a ``PipesGlueClient`` with the same ``run`` signature, so assets read exactly like
-dagster-aws's documentation.
+Still a ``PipesGlueClient`` with the same ``run(context=..., start_job_run_params=..., extras=...)``,
+so assets read exactly like dagster-aws's documentation. On top of upstream (0.29) it:
+
+- reports the launched run at once, so the live readers (``pipes_readers``) stream messages and
+  logs while the job runs, from a failed run too;
+- polls GetJobRun fast at first and backs off to a cap (upstream: a fixed 5 s), goes back to fast
+  polling once the script has closed Pipes, and treats every terminal state, EXPIRED included, as
+  the end;
+- retries StartJobRun on ``ConcurrentRunsExceededException`` with backoff up to a deadline;
+- attaches a retried step to the Glue run its earlier attempt started, if that run still runs;
+- stops the Glue run when the Dagster run is terminated, reading boto3's real ``Errors`` key;
+- fails with the state, ``ErrorMessage``, the tail of the run's error log and links;
+- adds execution time, capacity, DPU-hours and estimated cost to the metadata;
+- resolves logical job names from jobs.yaml, and never mutates the caller's params.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import copy
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
-from dagster import AssetExecutionContext, OpExecutionContext
+from dagster import AssetExecutionContext, Failure, MetadataValue, OpExecutionContext
+from dagster._core.errors import DagsterExecutionInterruptedError
 from dagster._core.pipes.client import PipesClientCompletedInvocation
+from dagster._core.pipes.context import PipesSession
+from dagster._core.pipes.utils import open_pipes_session
 from dagster_aws.pipes import PipesGlueClient
+from dagster_pipes import DAGSTER_PIPES_MESSAGES_CLI_ARGUMENT, decode_param
+
+from glue_pipes_project.glue_costs import GlueRates, GlueUsage
+
+TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "STOPPED", "TIMEOUT", "ERROR", "EXPIRED"})
+# Our own run argument: which Dagster step started this Glue run, so a retry can find it.
+STEP_ARGUMENT = "--dagster-step"
+
+
+@dataclass(frozen=True)
+class Backoff:
+    initial_seconds: float
+    maximum_seconds: float
+    factor: float = 2.0
+
+    def intervals(self) -> Iterator[float]:
+        interval = self.initial_seconds
+        while True:
+            yield interval
+            interval = min(interval * self.factor, self.maximum_seconds)
+
+
+@dataclass(frozen=True)
+class GlueRunPolicy:
+    """How the client waits, retries and stops; the defaults suit both short and hours-long jobs."""
+
+    poll: Backoff = Backoff(initial_seconds=0.1, maximum_seconds=5.0, factor=1.5)
+    start_retry: Backoff = Backoff(initial_seconds=2.0, maximum_seconds=60.0)
+    start_retry_timeout_seconds: float = 300.0
+    stop_timeout_seconds: float = 30.0
+    error_tail_lines: int = 30
 
 
 class GluePipesClient(PipesGlueClient):
-    """Resolves logical job names from jobs.yaml to the environment's deployed Glue job names.
-
-    ``start_job_run_params`` is copied, never mutated (upstream adds the Pipes arguments to the
-    caller's dict, so a reused dict leaks one run's bootstrap into the next).
-    """
-
-    def __init__(self, *, job_names: Mapping[str, str], **kwargs: Any):
+    def __init__(
+        self,
+        *,
+        job_names: Mapping[str, str] | None = None,
+        logs_client: Any = None,
+        policy: GlueRunPolicy | None = None,
+        rates: GlueRates | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
-        self._job_names = dict(job_names)
+        self._job_names = dict(job_names or {})
+        self._logs = logs_client or getattr(self._message_reader, "client", None)
+        self.policy = policy or GlueRunPolicy()
+        self.rates = rates or GlueRates()
 
     def deployed_job_name(self, job_name: str) -> str:
         """The Glue name of a logical job; names not in jobs.yaml pass through unchanged."""
@@ -36,9 +91,209 @@ class GluePipesClient(PipesGlueClient):
         start_job_run_params: Mapping[str, Any],
         extras: dict[str, Any] | None = None,
     ) -> PipesClientCompletedInvocation:
-        params = {
-            **start_job_run_params,
-            "JobName": self.deployed_job_name(start_job_run_params["JobName"]),
-            "Arguments": dict(start_job_run_params.get("Arguments") or {}),
+        params = copy.deepcopy(dict(start_job_run_params))
+        job_name = params["JobName"] = self.deployed_job_name(params["JobName"])
+        params["Arguments"] = dict(params.get("Arguments") or {})
+        step = _step_marker(context)
+
+        with open_pipes_session(
+            context=context,
+            message_reader=self._message_reader,
+            context_injector=self._context_injector,
+            extras=extras,
+        ) as session:
+            attached = self._active_run_of(job_name, step) if _is_retry(context) else None
+            if attached:
+                run_id = attached["Id"]
+                context.log.info(f"Attaching to Glue job {job_name} run {run_id}, started by an earlier attempt")
+                messages_params = _decoded(attached.get("Arguments", {}).get(DAGSTER_PIPES_MESSAGES_CLI_ARGUMENT))
+            else:
+                params["Arguments"].update(session.get_bootstrap_cli_arguments())
+                params["Arguments"][STEP_ARGUMENT] = step
+                run_id = self._start(context, params)
+                messages_params = {}
+            job_run = self._client.get_job_run(JobName=job_name, RunId=run_id)["JobRun"]
+            log_group = job_run.get("LogGroupName")
+            if log_group:
+                session.report_launched(
+                    {
+                        "extras": {
+                            "log_group": f"{log_group}/output",
+                            "log_stream": run_id,
+                            "glue_log_group": log_group,
+                            "messages_params": messages_params,
+                        }
+                    }
+                )
+            else:
+                context.log.warning(f"Glue job {job_name} has no CloudWatch log group: no live logs or messages")
+            try:
+                job_run = self._wait(job_name, run_id, session)
+            except DagsterExecutionInterruptedError:
+                if self.forward_termination:
+                    self._stop(context, job_name, run_id)
+                raise
+            if job_run["JobRunState"] != "SUCCEEDED":
+                raise self._failure(job_run)
+            context.log.info(f"Glue job {job_name} run {run_id} succeeded in {job_run.get('ExecutionTime', 0)} s")
+
+        return PipesClientCompletedInvocation(session, metadata=self._metadata(job_run))
+
+    # -- starting ------------------------------------------------------------------------------
+
+    def _start(self, context: OpExecutionContext | AssetExecutionContext, params: dict[str, Any]) -> str:
+        deadline = time.monotonic() + self.policy.start_retry_timeout_seconds
+        waits = self.policy.start_retry.intervals()
+        while True:
+            try:
+                run_id = self._client.start_job_run(**params)["JobRunId"]
+            except self._client.exceptions.ConcurrentRunsExceededException as exc:
+                wait = next(waits)
+                if time.monotonic() + wait > deadline:
+                    raise Failure(
+                        description=(
+                            f"Glue job {params['JobName']} is already running as many runs as its "
+                            f"MaxConcurrentRuns allows; still refused after "
+                            f"{self.policy.start_retry_timeout_seconds:.0f} s of retries "
+                            f"({exc.response['Error'].get('Message', '')})"
+                        ),
+                        metadata={"AWS Glue Job Name": params["JobName"]},
+                    ) from exc
+                context.log.info(f"Glue job {params['JobName']} is at MaxConcurrentRuns; retrying in {wait:.0f} s")
+                time.sleep(wait)
+                continue
+            context.log.info(f"Started AWS Glue job {params['JobName']} run: {run_id}")
+            return run_id
+
+    def _active_run_of(self, job_name: str, step: str) -> dict[str, Any] | None:
+        for page in self._client.get_paginator("get_job_runs").paginate(JobName=job_name):
+            for job_run in page.get("JobRuns", []):
+                arguments = job_run.get("Arguments") or {}
+                if job_run["JobRunState"] not in TERMINAL_STATES and arguments.get(STEP_ARGUMENT) == step:
+                    return job_run
+        return None
+
+    # -- waiting and stopping ------------------------------------------------------------------
+
+    def _wait(self, job_name: str, run_id: str, session: PipesSession) -> dict[str, Any]:
+        waits = self.policy.poll.intervals()
+        script_closed = False
+        while True:
+            job_run = self._client.get_job_run(JobName=job_name, RunId=run_id)["JobRun"]
+            if job_run["JobRunState"] in TERMINAL_STATES:
+                return job_run
+            if not script_closed and session.message_handler.received_closed_message:
+                # The script is done; Glue will say so within moments, so poll fast again.
+                script_closed = True
+                waits = self.policy.poll.intervals()
+            time.sleep(next(waits))
+
+    def _stop(self, context: OpExecutionContext | AssetExecutionContext, job_name: str, run_id: str) -> None:
+        context.log.warning(f"Dagster run terminated: stopping Glue job {job_name} run {run_id}")
+        response = self._client.batch_stop_job_run(JobName=job_name, JobRunIds=[run_id])
+        if not response.get("SuccessfulSubmissions"):
+            errors = response.get("Errors") or []
+            detail = "; ".join(
+                f"{e.get('ErrorDetail', {}).get('ErrorCode')}: {e.get('ErrorDetail', {}).get('ErrorMessage')}"
+                for e in errors
+            )
+            context.log.warning(f"Glue did not accept the stop of run {run_id}: {detail or response}")
+            return
+        deadline = time.monotonic() + self.policy.stop_timeout_seconds
+        state = "STOPPING"
+        while time.monotonic() < deadline:
+            state = self._client.get_job_run(JobName=job_name, RunId=run_id)["JobRun"]["JobRunState"]
+            if state in TERMINAL_STATES:
+                break
+            time.sleep(0.5)
+        context.log.warning(f"Glue job {job_name} run {run_id} is {state}")
+
+    # -- results -------------------------------------------------------------------------------
+
+    def _failure(self, job_run: dict[str, Any]) -> Failure:
+        job_name, run_id, state = job_run["JobName"], job_run["Id"], job_run["JobRunState"]
+        log_group = job_run.get("LogGroupName")
+        lines = [
+            f"Glue job {job_name} run {run_id} ended {state} after {job_run.get('ExecutionTime', 0)} s: "
+            f"{job_run.get('ErrorMessage') or 'no error message'}"
+        ]
+        tail = self._error_tail(log_group, run_id) if log_group else []
+        if tail:
+            lines += [f"Last {len(tail)} lines of {log_group}/error:", *(f"    {line}" for line in tail)]
+        links = self._links(job_run)
+        lines += [f"{label}: {url}" for label, url in links.items()]
+        return Failure(
+            description="\n".join(lines),
+            metadata={
+                "AWS Glue Job Name": job_name,
+                "AWS Glue Job Run ID": run_id,
+                "AWS Glue Job Run State": state,
+                "AWS Glue Error Message": job_run.get("ErrorMessage") or "",
+                **{label: MetadataValue.url(url) for label, url in links.items()},
+            },
+        )
+
+    def _error_tail(self, log_group: str, run_id: str) -> list[str]:
+        try:
+            response = self._logs.get_log_events(
+                logGroupName=f"{log_group}/error",
+                logStreamName=run_id,
+                startFromHead=False,
+                limit=self.policy.error_tail_lines,
+            )
+        except self._logs.exceptions.ResourceNotFoundException:
+            return []
+        return [event["message"] for event in response.get("events", [])]
+
+    def _links(self, job_run: dict[str, Any]) -> dict[str, str]:
+        region = self._client.meta.region_name
+        console = f"https://{region}.console.aws.amazon.com"
+        links = {
+            "AWS Glue Job Run URL": f"{console}/gluestudio/home?region={region}#/job/{quote(job_run['JobName'])}"
+            f"/run/{job_run['Id']}"
         }
-        return super().run(context=context, start_job_run_params=params, extras=extras)  # type: ignore[arg-type]
+        if log_group := job_run.get("LogGroupName"):
+            for stream in ("output", "error"):
+                links[f"AWS Glue {stream} logs"] = (
+                    f"{console}/cloudwatch/home?region={region}#logsV2:log-groups/log-group/"
+                    f"{_console_escape(f'{log_group}/{stream}')}/log-events/{_console_escape(job_run['Id'])}"
+                )
+        return links
+
+    def _metadata(self, job_run: dict[str, Any]) -> dict[str, Any]:
+        usage = GlueUsage.of(job_run, self.rates)
+        metadata: dict[str, Any] = {
+            "AWS Glue Job Run ID": job_run["Id"],
+            "AWS Glue Job Name": job_run["JobName"],
+            **{label: MetadataValue.url(url) for label, url in self._links(job_run).items()},
+            "AWS Glue Execution Time (s)": usage.execution_seconds,
+        }
+        if job_run.get("WorkerType"):
+            metadata["AWS Glue Worker Type"] = job_run["WorkerType"]
+            metadata["AWS Glue Number of Workers"] = job_run.get("NumberOfWorkers")
+        elif job_run.get("MaxCapacity") is not None:
+            metadata["AWS Glue Max Capacity (DPU)"] = float(job_run["MaxCapacity"])
+        if usage.dpu_hours is not None:
+            metadata["AWS Glue DPU Hours"] = usage.dpu_hours
+            metadata["AWS Glue Estimated Cost (USD)"] = usage.estimated_cost_usd
+        return metadata
+
+
+def _step_marker(context: OpExecutionContext | AssetExecutionContext) -> str:
+    op_context = context.op_execution_context if isinstance(context, AssetExecutionContext) else context
+    run = op_context.run
+    return f"{run.root_run_id or run.run_id}:{op_context.get_step_execution_context().step.key}"
+
+
+def _is_retry(context: OpExecutionContext | AssetExecutionContext) -> bool:
+    op_context = context.op_execution_context if isinstance(context, AssetExecutionContext) else context
+    return op_context.retry_number > 0 or op_context.run.parent_run_id is not None
+
+
+def _decoded(value: str | None) -> dict[str, Any]:
+    return decode_param(value) if value else {}
+
+
+def _console_escape(text: str) -> str:
+    # The CloudWatch console double-encodes path parts and writes '%' as '$'.
+    return quote(quote(text, safe=""), safe="").replace("%", "$")

@@ -14,21 +14,16 @@ from dagster import InitResourceContext
 # The factory form of ConfigurableResource: configured like one, hands the asset the object it builds.
 from dagster._config.pythonic_config import ConfigurableResourceFactory
 from dagster._core.pipes.client import PipesMessageReader
-from dagster_aws.pipes import (
-    PipesCloudWatchMessageReader,
-    PipesGlueClient,
-    PipesS3ContextInjector,
-    PipesS3MessageReader,
-)
+from dagster_aws.pipes import PipesGlueClient, PipesS3ContextInjector
+from pydantic import Field
 
 from glue_pipes_project.aws import AwsClients
 from glue_pipes_project.deploy import deploy_project, load_project_manifest
+from glue_pipes_project.glue_costs import GlueRates
 from glue_pipes_project.naming import Naming
-from glue_pipes_project.pipes_glue import GluePipesClient
+from glue_pipes_project.pipes_glue import Backoff, GluePipesClient, GlueRunPolicy
+from glue_pipes_project.pipes_readers import GlueCloudWatchMessageReader, GlueS3MessageReader, TailPolicy
 from glue_pipes_project.settings import Settings
-
-# Seconds between S3 message-chunk polls; the Glue scripts upload a chunk every second too.
-S3_READER_INTERVAL = 1.0
 
 
 class GluePipesClientResource(ConfigurableResourceFactory[PipesGlueClient]):
@@ -41,31 +36,48 @@ class GluePipesClientResource(ConfigurableResourceFactory[PipesGlueClient]):
 
     settings: Settings
     message_reader: Literal["cloudwatch", "s3"] = "cloudwatch"
+    poll_initial_seconds: float = Field(default=0.1, description="first GetJobRun poll interval")
+    poll_max_seconds: float = Field(default=5.0, description="GetJobRun poll interval cap")
+    start_retry_timeout_seconds: float = Field(
+        default=300.0, description="how long to retry StartJobRun refused for MaxConcurrentRuns"
+    )
+    log_settle_seconds: float = Field(
+        default=5.0,
+        description="after a run ends without a Pipes 'closed' message, read its logs until quiet this long",
+    )
+    dpu_hour_usd: float = Field(default=0.44, description="standard DPU-hour rate for the cost estimate")
+    flex_dpu_hour_usd: float = Field(default=0.29, description="Flex DPU-hour rate for the cost estimate")
 
     def create_resource(self, context: InitResourceContext) -> PipesGlueClient:
         clients = AwsClients.connect(self.settings)
+        manifest = load_project_manifest(self.settings)
         if self.settings.deploy_on_run:
-            plan = deploy_project(self.settings, clients)
-            summary = plan.to_dict()
+            summary = deploy_project(self.settings, clients, manifest=manifest).to_dict()
             context.log.info(
                 f"Deployed glue_jobs/ to {clients.endpoint_url or 'AWS'}: "
                 f"{summary['files']['uploaded']} files uploaded, {summary['jobs']['created']} jobs created, "
                 f"{summary['jobs']['updated']} updated, {summary['jobs']['unchanged']} unchanged"
             )
         naming = Naming.from_settings(self.settings)
-        manifest = load_project_manifest(self.settings)
         return GluePipesClient(
             client=clients.glue,
             context_injector=PipesS3ContextInjector(
                 bucket=self.settings.bucket, client=clients.s3, key_prefix=naming.pipes_prefix
             ),
             message_reader=self._reader(clients),
+            logs_client=clients.logs,
             job_names={name: naming.job_name(name) for name in manifest.jobs},
+            policy=GlueRunPolicy(
+                poll=Backoff(self.poll_initial_seconds, self.poll_max_seconds, factor=1.5),
+                start_retry_timeout_seconds=self.start_retry_timeout_seconds,
+            ),
+            rates=GlueRates(standard_dpu_hour_usd=self.dpu_hour_usd, flex_dpu_hour_usd=self.flex_dpu_hour_usd),
         )
 
     def _reader(self, clients: AwsClients) -> PipesMessageReader:
+        tail_policy = TailPolicy(settle_seconds=self.log_settle_seconds)
         if self.message_reader == "s3":
-            return PipesS3MessageReader(
-                bucket=self.settings.bucket, client=clients.s3, interval=S3_READER_INTERVAL
+            return GlueS3MessageReader(
+                bucket=self.settings.bucket, client=clients.s3, logs_client=clients.logs, tail_policy=tail_policy
             )
-        return PipesCloudWatchMessageReader(client=clients.logs)
+        return GlueCloudWatchMessageReader(client=clients.logs, tail_policy=tail_policy)

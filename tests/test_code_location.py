@@ -41,25 +41,18 @@ def test_code_location_loads(command):
 def test_aws_mode_without_required_settings_fails_the_load_naming_them():
     completed = run(str(BIN / "dagster"), "definitions", "validate", GLUE_PIPES_MODE="aws")
     assert completed.returncode != 0
-    assert (
-        "GLUE_PIPES_MODE=aws needs these environment variables: GLUE_PIPES_BUCKET, GLUE_PIPES_ROLE_ARN"
-        in (completed.stdout + completed.stderr)
+    assert "GLUE_PIPES_MODE=aws needs these environment variables: GLUE_PIPES_BUCKET, GLUE_PIPES_ROLE_ARN" in (
+        completed.stdout + completed.stderr
     )
 
 
 def test_a_broken_manifest_fails_the_load_naming_file_job_and_field(tmp_path):
     jobs = tmp_path / "glue_jobs"
     shutil.copytree(ROOT / "glue_jobs", jobs)
-    (jobs / "jobs.yaml").write_text(
-        "jobs:\n  nightly:\n    script: glue_pipes_asset.py\n    timeout_minutes: 9999\n"
-    )
-    completed = run(
-        str(BIN / "dagster"), "definitions", "validate", GLUE_PIPES_MANIFEST=str(jobs / "jobs.yaml")
-    )
+    (jobs / "jobs.yaml").write_text("jobs:\n  nightly:\n    script: glue_pipes_asset.py\n    timeout_minutes: 9999\n")
+    completed = run(str(BIN / "dagster"), "definitions", "validate", GLUE_PIPES_MANIFEST=str(jobs / "jobs.yaml"))
     assert completed.returncode != 0
-    assert (
-        f"{jobs / 'jobs.yaml'}: job 'nightly', field 'timeout_minutes'" in completed.stdout + completed.stderr
-    )
+    assert f"{jobs / 'jobs.yaml'}: job 'nightly', field 'timeout_minutes'" in completed.stdout + completed.stderr
 
 
 def test_dagster_cloud_yaml_names_the_same_location():
@@ -68,6 +61,4 @@ def test_dagster_cloud_yaml_names_the_same_location():
     (location,) = yaml.safe_load((ROOT / "dagster_cloud.yaml").read_text())["locations"]
     workspace = yaml.safe_load((ROOT / "workspace.yaml").read_text())["load_from"][0]["python_module"]
     assert location["location_name"] == workspace["location_name"] == "glue_pipes_project"
-    assert (
-        location["code_source"]["module_name"] == workspace["module_name"] == "glue_pipes_project.definitions"
-    )
+    assert location["code_source"]["module_name"] == workspace["module_name"] == "glue_pipes_project.definitions"

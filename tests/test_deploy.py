@@ -65,9 +65,7 @@ def test_first_deploy_creates_everything_and_second_changes_nothing(local_aws, d
     glue = local_aws.client("glue")
     prefix = deploy_env["GLUE_PIPES_JOB_PREFIX"]
     job = glue.get_job(JobName=f"{prefix}glue_pipes_asset")["Job"]
-    script_key = next(
-        i["key"] for i in first["files"]["items"] if i["file"] == "glue_jobs/glue_pipes_asset.py"
-    )
+    script_key = next(i["key"] for i in first["files"]["items"] if i["file"] == "glue_jobs/glue_pipes_asset.py")
     assert job["Command"]["ScriptLocation"] == f"s3://glue-pipes-local/{script_key}"
     assert script_key.startswith(f"{deploy_env['GLUE_PIPES_S3_PREFIX']}/local/artifacts/")
     extra = job["DefaultArguments"]["--extra-py-files"].split(",")
@@ -83,9 +81,7 @@ def test_first_deploy_creates_everything_and_second_changes_nothing(local_aws, d
     assert local_aws.requests().get("glue:BatchGetJobs") == 1
 
 
-def test_one_changed_script_uploads_one_file_and_updates_only_its_job(
-    local_aws, deploy_env, jobs_dir, capsys
-):
+def test_one_changed_script_uploads_one_file_and_updates_only_its_job(local_aws, deploy_env, jobs_dir, capsys):
     assert deploy(capsys)[0] == 0
     script = jobs_dir / "glue_pipes_s3_asset.py"
     script.write_text(script.read_text() + "\n# tuned\n")
@@ -134,16 +130,11 @@ def test_bad_input_exits_2_names_file_job_field_and_makes_no_call(local_aws, dep
     err = capsys.readouterr().err
     assert code == 2
     assert f"error: {manifest}: job 'glue_pipes_asset', field 'worker_type': must be one of" in err
-    assert (
-        f"error: {manifest}: job 'escapee', field 'script': '../../etc/passwd.py' is outside glue_jobs/"
-        in err
-    )
+    assert f"error: {manifest}: job 'escapee', field 'script': '../../etc/passwd.py' is outside glue_jobs/" in err
     assert local_aws.requests() == {} or sum(local_aws.requests().values()) == 0
 
 
-def test_prune_deletes_only_this_environments_managed_jobs(
-    local_aws, deploy_env, jobs_dir, monkeypatch, capsys
-):
+def test_prune_deletes_only_this_environments_managed_jobs(local_aws, deploy_env, jobs_dir, monkeypatch, capsys):
     prefix = deploy_env["GLUE_PIPES_JOB_PREFIX"]
     glue = local_aws.client("glue")
     assert deploy(capsys)[0] == 0
@@ -158,9 +149,7 @@ def test_prune_deletes_only_this_environments_managed_jobs(
     monkeypatch.delenv("GLUE_PIPES_ENV")
     monkeypatch.delenv("GLUE_PIPES_BRANCH")
     # A job someone created by hand under our prefix: not ours to delete.
-    glue.create_job(
-        Name=f"{prefix}handmade", Role="r", Command={"Name": "glueetl", "ScriptLocation": "s3://b/k.py"}
-    )
+    glue.create_job(Name=f"{prefix}handmade", Role="r", Command={"Name": "glueetl", "ScriptLocation": "s3://b/k.py"})
 
     manifest = jobs_dir / "jobs.yaml"
     text = manifest.read_text()
@@ -188,9 +177,7 @@ def test_human_output_shows_plan_progress_and_summary(local_aws, deploy_env, cap
 
 
 def test_dagster_job_reports_what_it_changed(local_aws, deploy_env):
-    settings = local_settings(
-        local_aws, **{k: v for k, v in deploy_env.items() if k != "GLUE_PIPES_ENDPOINT_URL"}
-    )
+    settings = local_settings(local_aws, **{k: v for k, v in deploy_env.items() if k != "GLUE_PIPES_ENDPOINT_URL"})
     resources = {"glue_deploy": GlueDeployResource(settings=settings)}
     first = deploy_glue_jobs.execute_in_process(resources=resources)
     second = deploy_glue_jobs.execute_in_process(resources=resources)

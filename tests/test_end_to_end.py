@@ -66,9 +66,7 @@ def test_a_failing_script_fails_the_step_with_its_exception(local_aws, tmp_path)
         "print('about to fail', flush=True)\n"
         "raise ValueError('orders table is empty: ' + sys.argv[sys.argv.index('--JOB_NAME') + 1])\n"
     )
-    (jobs / "jobs.yaml").write_text(
-        (jobs / "jobs.yaml").read_text() + "\n  broken_job:\n    script: broken.py\n"
-    )
+    (jobs / "jobs.yaml").write_text((jobs / "jobs.yaml").read_text() + "\n  broken_job:\n    script: broken.py\n")
     settings = local_settings(
         local_aws,
         GLUE_PIPES_MANIFEST=str(jobs / "jobs.yaml"),

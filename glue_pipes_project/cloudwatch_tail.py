@@ -1,0 +1,36 @@
+"""Read one CloudWatch Logs stream from its first event, page after page, exactly once.
+
+dagster-aws reads without ``startFromHead``, so its first page is the *tail* of the stream and the
+head is lost once a run writes more than one page; this reader always starts at the head and
+follows ``nextForwardToken``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class CloudWatchTail:
+    """A cursor over ``log_group``/``log_stream``; ``read`` returns the next page of messages."""
+
+    def __init__(self, client: Any, log_group: str, log_stream: str):
+        self.client = client
+        self.log_group = log_group
+        self.log_stream = log_stream
+        self._token: str | None = None
+
+    def read(self) -> list[str]:
+        """The messages written since the last call (empty when none yet, or no stream yet)."""
+        params: dict[str, Any] = {
+            "logGroupName": self.log_group,
+            "logStreamName": self.log_stream,
+            "startFromHead": True,
+        }
+        if self._token:
+            params["nextToken"] = self._token
+        try:
+            response = self.client.get_log_events(**params)
+        except self.client.exceptions.ResourceNotFoundException:
+            return []  # Glue creates the stream with the first line the script writes
+        self._token = response["nextForwardToken"]
+        return [event["message"] for event in response.get("events", [])]
