@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -182,11 +182,14 @@ class GluePipesClient(PipesGlueClient):
             job_run = self._client.get_job_run(JobName=job_name, RunId=run_id)["JobRun"]
             if job_run["JobRunState"] in TERMINAL_STATES:
                 return job_run
-            if not script_closed and session.message_handler.received_closed_message:
-                # The script is done; Glue will say so within moments, so poll fast again.
+            if not script_closed and _sleep_unless(
+                next(waits), lambda: session.message_handler.received_closed_message
+            ):
+                # The script closed Pipes: Glue will report the end within moments, so poll fast again.
                 script_closed = True
                 waits = self.policy.poll.intervals()
-            time.sleep(next(waits))
+            elif script_closed:
+                time.sleep(next(waits))
 
     def _stop(self, context: OpExecutionContext | AssetExecutionContext, job_name: str, run_id: str) -> None:
         context.log.warning(f"Dagster run terminated: stopping Glue job {job_name} run {run_id}")
@@ -277,6 +280,17 @@ class GluePipesClient(PipesGlueClient):
             metadata["AWS Glue DPU Hours"] = usage.dpu_hours
             metadata["AWS Glue Estimated Cost (USD)"] = usage.estimated_cost_usd
         return metadata
+
+
+def _sleep_unless(seconds: float, condition: Callable[[], bool]) -> bool:
+    """Sleep up to ``seconds``; return True as soon as ``condition`` holds."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        time.sleep(min(remaining, 0.02))
+    return True
 
 
 def _step_marker(context: OpExecutionContext | AssetExecutionContext) -> str:

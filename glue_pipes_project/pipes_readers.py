@@ -122,7 +122,9 @@ class LiveGlueReaderMixin:
                         f"read its output until it was quiet for {self.tail_policy.settle_seconds:g} s"
                     )
                     return
-            time.sleep(poll)
+                time.sleep(poll)
+            else:
+                closed.wait(poll)  # the run's end wakes us for a final read at once
             poll = min(poll * 2, self.tail_policy.max_poll_seconds)
 
     def _pump_logs(self, closed: threading.Event) -> None:
@@ -143,7 +145,7 @@ class LiveGlueReaderMixin:
             if read_any:
                 poll = self.tail_policy.min_poll_seconds
                 continue
-            time.sleep(poll)
+            closed.wait(poll)  # the run's end wakes us for a final read at once
             poll = min(poll * 2, self.tail_policy.max_poll_seconds)
 
     def _wait_for_launch(self, closed: threading.Event) -> bool:
