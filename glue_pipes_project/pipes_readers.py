@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from dagster._core.pipes.client import PipesLaunchedData, PipesParams
@@ -37,7 +37,10 @@ class TailPolicy:
     """How often to poll while idle, and how long to wait for stragglers after the run ended."""
 
     min_poll_seconds: float = 0.05
-    max_poll_seconds: float = 0.4
+    # Idle polling cap for the messages stream (latency) and the log streams (less urgent). Every
+    # poll is a GetLogEvents call, and CloudWatch allows about 10 per second per account and region.
+    max_poll_seconds: float = 0.25
+    max_log_poll_seconds: float = 1.0
     # Only when a run ended without a Pipes ``closed`` message (killed, timed out, crashed before
     # opening Pipes): stop reading once its streams have been quiet this long, since CloudWatch may
     # still be ingesting its last lines.
@@ -45,6 +48,19 @@ class TailPolicy:
 
 
 Read = Callable[[], list[str]]
+
+
+@dataclass
+class _ReaderSession:
+    """One Pipes session's view of its Glue run; a reused reader starts each session afresh."""
+
+    closed: threading.Event = field(default_factory=threading.Event)
+    launched: threading.Event = field(default_factory=threading.Event)
+    log_group: str | None = None
+    run_id: str | None = None
+    # When a retried step attaches to a run started by an earlier attempt, that run writes where the
+    # earlier session told it to.
+    messages_params: PipesParams = field(default_factory=dict)
 
 
 class LiveGlueReaderMixin:
@@ -56,28 +72,24 @@ class LiveGlueReaderMixin:
     def _init_live(self, logs_client: Any, tail_policy: TailPolicy | None) -> None:
         self.logs_client = logs_client
         self.tail_policy = tail_policy or TailPolicy()
-        self._glue_log_group: str | None = None
-        self._run_id: str | None = None
-        self._messages_params: PipesParams = {}
-        self._launched = threading.Event()
+        self._session = _ReaderSession()
 
     def on_launched(self, launched_payload: PipesLaunchedData) -> None:
         super().on_launched(launched_payload)  # type: ignore[misc]
         extras = launched_payload.get("extras", {})
-        self._glue_log_group = extras.get("glue_log_group")
-        self._run_id = extras.get("log_stream")
-        # When a retried step attaches to a run started by an earlier attempt, that run writes
-        # where the earlier session told it to.
-        self._messages_params = dict(extras.get("messages_params") or {})
-        self._launched.set()
+        session = self._session
+        session.log_group = extras.get("glue_log_group")
+        session.run_id = extras.get("log_stream")
+        session.messages_params = dict(extras.get("messages_params") or {})
+        session.launched.set()
 
     @contextmanager
     def read_messages(self, handler: PipesMessageHandler) -> Iterator[PipesParams]:
+        session = self._session = _ReaderSession()
         with self.get_params() as params:  # type: ignore[attr-defined]
-            closed = threading.Event()
             threads = [
-                threading.Thread(target=self._guarded, args=(handler, self._pump_messages, params, handler, closed)),
-                threading.Thread(target=self._guarded, args=(handler, self._pump_logs, closed)),
+                threading.Thread(target=self._guarded, args=(handler, self._pump_messages, session, params, handler)),
+                threading.Thread(target=self._guarded, args=(handler, self._pump_logs, session)),
             ]
             for thread in threads:
                 thread.daemon = True
@@ -85,24 +97,26 @@ class LiveGlueReaderMixin:
             try:
                 yield params
             finally:
-                closed.set()
+                session.closed.set()
                 for thread in threads:
                     thread.join(_JOIN_TIMEOUT)
 
     # -- what subclasses provide -----------------------------------------------------------------
 
-    def _message_source(self, params: PipesParams, handler: PipesMessageHandler) -> tuple[Read, Callable[[str], None]]:
+    def _message_source(
+        self, session: _ReaderSession, params: PipesParams, handler: PipesMessageHandler
+    ) -> tuple[Read, Callable[[str], None]]:
         raise NotImplementedError
 
-    def _log_sources(self) -> list[tuple[Read, Callable[[str], None]]]:
+    def _log_sources(self, session: _ReaderSession) -> list[tuple[Read, Callable[[str], None]]]:
         raise NotImplementedError
 
     # -- the loops ---------------------------------------------------------------------------------
 
-    def _pump_messages(self, params: PipesParams, handler: PipesMessageHandler, closed: threading.Event) -> None:
-        if not self._wait_for_launch(closed):
+    def _pump_messages(self, session: _ReaderSession, params: PipesParams, handler: PipesMessageHandler) -> None:
+        if not self._wait_for_launch(session):
             return
-        read, consume = self._message_source({**params, **self._messages_params}, handler)
+        read, consume = self._message_source(session, {**params, **session.messages_params}, handler)
         quiet_since: float | None = None
         poll = self.tail_policy.min_poll_seconds
         while True:
@@ -114,26 +128,26 @@ class LiveGlueReaderMixin:
             if lines:
                 poll, quiet_since = self.tail_policy.min_poll_seconds, None
                 continue
-            if closed.is_set():
+            if session.closed.is_set():
                 quiet_since = quiet_since or time.monotonic()
                 if time.monotonic() - quiet_since > self.tail_policy.settle_seconds:
                     handler._context.log.warning(  # noqa: SLF001 - the handler's context is the step's
-                        f"[pipes] Glue run {self._run_id} ended without a Pipes 'closed' message; "
+                        f"[pipes] Glue run {session.run_id} ended without a Pipes 'closed' message; "
                         f"read its output until it was quiet for {self.tail_policy.settle_seconds:g} s"
                     )
                     return
                 time.sleep(poll)
             else:
-                closed.wait(poll)  # the run's end wakes us for a final read at once
+                session.closed.wait(poll)  # the run's end wakes us for a final read at once
             poll = min(poll * 2, self.tail_policy.max_poll_seconds)
 
-    def _pump_logs(self, closed: threading.Event) -> None:
-        if not self._wait_for_launch(closed):
+    def _pump_logs(self, session: _ReaderSession) -> None:
+        if not self._wait_for_launch(session):
             return
-        sources = self._log_sources()
+        sources = self._log_sources(session)
         poll = self.tail_policy.min_poll_seconds
         while True:
-            was_closed = closed.is_set()
+            was_closed = session.closed.is_set()
             read_any = False
             for read, consume in sources:
                 lines = read()
@@ -145,17 +159,17 @@ class LiveGlueReaderMixin:
             if read_any:
                 poll = self.tail_policy.min_poll_seconds
                 continue
-            closed.wait(poll)  # the run's end wakes us for a final read at once
-            poll = min(poll * 2, self.tail_policy.max_poll_seconds)
+            session.closed.wait(poll)  # the run's end wakes us for a final read at once
+            poll = min(poll * 2, self.tail_policy.max_log_poll_seconds)
 
-    def _wait_for_launch(self, closed: threading.Event) -> bool:
-        while not self._launched.wait(self.tail_policy.min_poll_seconds):
-            if closed.is_set():
+    def _wait_for_launch(self, session: _ReaderSession) -> bool:
+        while not session.launched.wait(self.tail_policy.min_poll_seconds):
+            if session.closed.is_set():
                 return False  # the run never started
         return True
 
-    def _stream(self, suffix: str) -> Read:
-        return CloudWatchTail(self.logs_client, f"{self._glue_log_group}/{suffix}", str(self._run_id)).read
+    def _stream(self, session: _ReaderSession, suffix: str) -> Read:
+        return CloudWatchTail(self.logs_client, f"{session.log_group}/{suffix}", str(session.run_id)).read
 
     @staticmethod
     def _guarded(handler: PipesMessageHandler, target: Callable[..., None], *args: Any) -> None:
@@ -180,11 +194,13 @@ class GlueCloudWatchMessageReader(LiveGlueReaderMixin, PipesCloudWatchMessageRea
         super().__init__(client=client)
         self._init_live(self.client, tail_policy)
 
-    def _message_source(self, params: PipesParams, handler: PipesMessageHandler) -> tuple[Read, Callable[[str], None]]:
-        return self._stream("output"), lambda line: extract_message_or_forward_to_stdout(handler, line)
+    def _message_source(
+        self, session: _ReaderSession, params: PipesParams, handler: PipesMessageHandler
+    ) -> tuple[Read, Callable[[str], None]]:
+        return self._stream(session, "output"), lambda line: extract_message_or_forward_to_stdout(handler, line)
 
-    def _log_sources(self) -> list[tuple[Read, Callable[[str], None]]]:
-        return [(self._stream("error"), _to_stderr)]
+    def _log_sources(self, session: _ReaderSession) -> list[tuple[Read, Callable[[str], None]]]:
+        return [(self._stream(session, "error"), _to_stderr)]
 
 
 class GlueS3MessageReader(LiveGlueReaderMixin, PipesS3MessageReader):
@@ -194,7 +210,9 @@ class GlueS3MessageReader(LiveGlueReaderMixin, PipesS3MessageReader):
         super().__init__(bucket=bucket, client=client, interval=0)
         self._init_live(logs_client, tail_policy)
 
-    def _message_source(self, params: PipesParams, handler: PipesMessageHandler) -> tuple[Read, Callable[[str], None]]:
+    def _message_source(
+        self, session: _ReaderSession, params: PipesParams, handler: PipesMessageHandler
+    ) -> tuple[Read, Callable[[str], None]]:
         next_index = 1
 
         def read() -> list[str]:
@@ -207,8 +225,8 @@ class GlueS3MessageReader(LiveGlueReaderMixin, PipesS3MessageReader):
 
         return read, lambda line: _handle_json_line(handler, line)
 
-    def _log_sources(self) -> list[tuple[Read, Callable[[str], None]]]:
-        return [(self._stream("output"), _to_stdout), (self._stream("error"), _to_stderr)]
+    def _log_sources(self, session: _ReaderSession) -> list[tuple[Read, Callable[[str], None]]]:
+        return [(self._stream(session, "output"), _to_stdout), (self._stream(session, "error"), _to_stderr)]
 
 
 def _handle_json_line(handler: PipesMessageHandler, line: str) -> None:

@@ -95,8 +95,12 @@ def glue_asset(job: str, arguments: dict[str, str] | None = None, sink: dict | N
 
 def materialize(asset, client, instance=None):
     """Materialize with ``client`` as ``glue_pipes_client``; ``result.logs`` holds the run's log lines."""
+    return materialize_all([asset], client, instance)
+
+
+def materialize_all(assets, client, instance=None):
     instance = instance or dg.DagsterInstance.ephemeral()
-    result = dg.materialize([asset], resources={"glue_pipes_client": client}, instance=instance, raise_on_error=False)
+    result = dg.materialize(assets, resources={"glue_pipes_client": client}, instance=instance, raise_on_error=False)
     result.logs = [entry.user_message for entry in instance.all_logs(result.run_id)]
     return result
 
@@ -183,6 +187,32 @@ def test_every_message_arrives_exactly_once_across_pages_and_chunks(settings, re
     delivered = upstream_sink["custom_messages"]
     # Upstream reads without startFromHead: its first page is the stream's tail, the head is lost.
     assert len(delivered) < count and min(delivered) > 0, "upstream reads the head now: drop CloudWatchTail"
+
+
+def test_one_client_runs_jobs_in_a_row_without_mixing_their_messages_or_leaving_threads(settings, release):
+    arguments, let_go = release
+    let_go()
+    threads_before = set(threading.enumerate())
+
+    def step(name: str, **kwargs: Any):
+        @dg.asset(name=name, **kwargs)
+        def run_hold(context: dg.AssetExecutionContext, glue_pipes_client: PipesGlueClient):
+            params = {"JobName": PREFIX + "hold", "Arguments": arguments}
+            return glue_pipes_client.run(context=context, start_job_run_params=params).get_materialize_result()
+
+        return run_hold
+
+    # One run, in-process executor: both steps share one client and one message reader.
+    result = materialize_all([step("first"), step("second", deps=["first"])], ours(settings))
+    assert result.success
+    run_ids = {
+        node: result.asset_materializations_for_node(node)[0].metadata["AWS Glue Job Run ID"].value
+        for node in ("first", "second")
+    }
+    assert run_ids["first"] != run_ids["second"]
+    assert sum("first log written at" in m for m in result.logs) == 2  # one per step, none replayed
+    time.sleep(0.5)
+    assert not [t for t in threading.enumerate() if t not in threads_before and "local-aws" not in t.name]
 
 
 # -- diagnosable ----------------------------------------------------------------------------------
