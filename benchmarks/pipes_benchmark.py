@@ -14,9 +14,11 @@ Each measurement runs in a fresh process against one shared local endpoint.
 import argparse
 import json
 import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -38,8 +40,18 @@ from glue_pipes_project.resources import GluePipesClientResource
 from glue_pipes_project.settings import Settings
 
 SCRIPTS = Path(__file__).resolve().parent / "glue_scripts"
-# How often the S3 message writer uploads a chunk, in both clients' runs (glue_jobs/ uses the same).
+PROMPT_WRITER = Path(__file__).resolve().parent.parent / "glue_jobs" / "pipes_s3_writer.py"
+# How often the S3 message writers upload a chunk (glue_jobs/glue_pipes_s3_asset.py uses the same).
 S3_WRITER_INTERVAL = "0.5"
+# (reader, client, Glue-side writer): dagster-aws's client as its docs show it, with dagster-pipes'
+# writer; ours with the writer glue_jobs/ ships, and with dagster-pipes' writer to separate the two.
+VARIANTS = [
+    ("cloudwatch", "ours", "stdout"),
+    ("cloudwatch", "upstream", "stdout"),
+    ("s3", "ours", "s3-prompt"),
+    ("s3", "ours", "s3"),
+    ("s3", "upstream", "s3"),
+]
 MESSAGE = re.compile(r"^message (\d+)$")
 # Measure the event log, not terminal output: the console logger only prints errors.
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
@@ -106,14 +118,14 @@ def floor(count: int) -> float:
     return measured["seconds"]
 
 
-def writer_args(reader: str) -> dict[str, str]:
-    return {"--writer": "s3" if reader == "s3" else "stdout", "--s3-interval": S3_WRITER_INTERVAL}
+def writer_args(writer: str) -> dict[str, str]:
+    return {"--writer": writer, "--s3-interval": S3_WRITER_INTERVAL}
 
 
-def overhead_and_latency(client: PipesGlueClient, reader: str, repeat: int) -> tuple[float, float | None]:
+def overhead_and_latency(client: PipesGlueClient, writer: str, repeat: int) -> tuple[float, float | None]:
     overheads, latencies = [], []
     for _ in range(repeat):
-        measured = run_job(client, "bench_work", {"--seconds": "0.3", **writer_args(reader)})
+        measured = run_job(client, "bench_work", {"--seconds": "0.3", **writer_args(writer)})
         if "script_seconds" in measured:
             overheads.append(measured["run_seconds"] - measured["script_seconds"])
         for entry in measured["logs"]:
@@ -123,8 +135,8 @@ def overhead_and_latency(client: PipesGlueClient, reader: str, repeat: int) -> t
     return statistics.median(overheads), statistics.median(latencies) if latencies else None
 
 
-def messages(client: PipesGlueClient, reader: str, count: int) -> dict[str, Any]:
-    measured = run_job(client, "bench_messages", {"--count": str(count), **writer_args(reader)})
+def messages(client: PipesGlueClient, writer: str, count: int) -> dict[str, Any]:
+    measured = run_job(client, "bench_messages", {"--count": str(count), **writer_args(writer)})
     indices = [int(m.group(1)) for e in measured["logs"] if (m := MESSAGE.match(e.user_message or ""))]
     return {
         "seconds": measured["run_seconds"],
@@ -136,7 +148,7 @@ def messages(client: PipesGlueClient, reader: str, count: int) -> dict[str, Any]
 
 def measure(spec: dict[str, Any]) -> dict[str, Any]:
     """One measurement, run in a fresh process (see ``main``)."""
-    settings = benchmark_settings(spec["endpoint"])
+    settings = benchmark_settings(spec["endpoint"], spec["manifest"])
     if spec["client"] == "floor":
         return {"seconds": floor(spec["count"])}
     client = clients_under_test(settings)[spec["client"]](spec["reader"])
@@ -145,7 +157,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
             zip(("overhead", "latency"), overhead_and_latency(client, spec["reader"], spec["repeat"]), strict=True)
         )
     else:
-        result = messages(client, spec["reader"], spec["count"])
+        result = messages(client, spec["writer"], spec["count"])
     # What the client keeps doing after its step ended: dagster-aws's CloudWatch log reader thread
     # can outlive the step, polling GetLogEvents without pause.
     control = ControlClient(spec["endpoint"])
@@ -155,13 +167,9 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def benchmark_settings(endpoint_url: str) -> Settings:
+def benchmark_settings(endpoint_url: str, manifest: str) -> Settings:
     return Settings.from_env(
-        {
-            "GLUE_PIPES_ENDPOINT_URL": endpoint_url,
-            "GLUE_PIPES_MANIFEST": str(SCRIPTS / "jobs.yaml"),
-            "GLUE_PIPES_DEPLOY_ON_RUN": "false",
-        }
+        {"GLUE_PIPES_ENDPOINT_URL": endpoint_url, "GLUE_PIPES_MANIFEST": manifest, "GLUE_PIPES_DEPLOY_ON_RUN": "false"}
     )
 
 
@@ -183,49 +191,53 @@ def main() -> None:
         print(json.dumps(measure(json.loads(args.child))))
         return
 
-    with LocalAWS() as aws:
-        settings = benchmark_settings(aws.endpoint_url)
+    with LocalAWS() as aws, tempfile.TemporaryDirectory() as tmp:
+        scripts = Path(tmp) / "glue_scripts"
+        shutil.copytree(SCRIPTS, scripts)
+        shutil.copy(PROMPT_WRITER, scripts)
+        settings = benchmark_settings(aws.endpoint_url, str(scripts / "jobs.yaml"))
         deploy_project(settings, AwsClients.connect(settings))
-        base = {"endpoint": aws.endpoint_url, "repeat": args.repeat}
+        base = {"endpoint": aws.endpoint_url, "manifest": str(scripts / "jobs.yaml"), "repeat": args.repeat}
 
         print("Step overhead (client.run beyond the script's own time; 0.3 s job), first-log latency")
         print(f"(median of {args.repeat}), and GetLogEvents calls in the 2 s after the step ended:\n")
-        print(f"{'reader':<11} {'client':<9} {'overhead s':>10} {'first log s':>11} {'calls after':>11}")
-        for reader in ("cloudwatch", "s3"):
-            timing = {}
-            for name in ("ours", "upstream"):
-                timing[name] = in_child({**base, "client": name, "reader": reader, "scenario": "overhead"})
-                latency = timing[name]["latency"]
-                shown = f"{latency:.2f}" if latency is not None else "never"
-                print(
-                    f"{reader:<11} {name:<9} {timing[name]['overhead']:>10.2f} {shown:>11} "
-                    f"{timing[name]['calls_after']:>11}",
-                    flush=True,
-                )
-            ratio = timing["upstream"]["overhead"] / timing["ours"]["overhead"]
-            print(f"{'':<11} upstream/ours overhead: {ratio:.1f}x\n", flush=True)
+        print(f"{'reader':<11} {'client':<9} {'writer':<10} {'overhead s':>10} {'first log s':>11} {'calls after':>11}")
+        timing = {}
+        for reader, name, writer in VARIANTS:
+            spec = {**base, "client": name, "reader": reader, "writer": writer, "scenario": "overhead"}
+            measured = timing[(reader, name, writer)] = in_child(spec)
+            latency = measured["latency"]
+            shown = f"{latency:.2f}" if latency is not None else "never"
+            print(
+                f"{reader:<11} {name:<9} {writer:<10} {measured['overhead']:>10.2f} {shown:>11} "
+                f"{measured['calls_after']:>11}",
+                flush=True,
+            )
+        for reader, writer in (("cloudwatch", "stdout"), ("s3", "s3")):
+            ours = timing[(reader, "ours", "s3-prompt" if reader == "s3" else writer)]["overhead"]
+            print(f"upstream/ours overhead, {reader}: {timing[(reader, 'upstream', writer)]['overhead'] / ours:.1f}x")
 
-        print("Messages (pipes.log.info) delivered to Dagster's event log, in-memory instance:\n")
+        print("\nMessages (pipes.log.info) delivered to Dagster's event log, in-memory instance:\n")
         print(
-            f"{'count':>7} {'reader':<11} {'client':<9} {'delivered':>9} {'lost':>7} {'dup':>4} "
+            f"{'count':>7} {'reader':<11} {'client':<9} {'writer':<10} {'delivered':>9} {'lost':>7} {'dup':>4} "
             f"{'seconds':>8} {'msg/s':>7} {'vs floor':>8}"
         )
         for count in args.sizes:
             floor_seconds = in_child({**base, "client": "floor", "count": count})["seconds"]
             print(
-                f"{count:>7} {'-':<11} {'floor':<9} {count:>9} {0:>7} {0:>4} {floor_seconds:>8.1f} "
+                f"{count:>7} {'-':<11} {'floor':<9} {'-':<10} {count:>9} {0:>7} {0:>4} {floor_seconds:>8.1f} "
                 f"{count / floor_seconds:>7.0f} {1:>7.2f}x",
                 flush=True,
             )
-            for reader in ("cloudwatch", "s3"):
-                for name in ("ours", "upstream"):
-                    m = in_child({**base, "client": name, "reader": reader, "scenario": "messages", "count": count})
-                    print(
-                        f"{count:>7} {reader:<11} {name:<9} {m['delivered']:>9} {m['lost']:>7} {m['duplicated']:>4} "
-                        f"{m['seconds']:>8.1f} {m['delivered'] / m['seconds']:>7.0f} "
-                        f"{m['seconds'] / floor_seconds:>7.2f}x",
-                        flush=True,
-                    )
+            for reader, name, writer in VARIANTS:
+                spec = {**base, "client": name, "reader": reader, "writer": writer, "scenario": "messages"}
+                m = in_child({**spec, "count": count})
+                print(
+                    f"{count:>7} {reader:<11} {name:<9} {writer:<10} {m['delivered']:>9} {m['lost']:>7} "
+                    f"{m['duplicated']:>4} {m['seconds']:>8.1f} {m['delivered'] / m['seconds']:>7.0f} "
+                    f"{m['seconds'] / floor_seconds:>7.2f}x",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

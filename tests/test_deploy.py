@@ -59,7 +59,7 @@ def writes(local_aws) -> dict[str, int]:
 def test_first_deploy_creates_everything_and_second_changes_nothing(local_aws, deploy_env, capsys):
     code, first = deploy(capsys)
     assert code == 0
-    assert first["files"] == {**first["files"], "uploaded": 4, "unchanged": 0}
+    assert first["files"] == {**first["files"], "uploaded": 5, "unchanged": 0}
     assert (first["jobs"]["created"], first["jobs"]["updated"], first["jobs"]["unchanged"]) == (2, 0, 0)
 
     glue = local_aws.client("glue")
@@ -100,7 +100,7 @@ def test_dry_run_and_check_change_nothing(local_aws, deploy_env, jobs_dir, capsy
     local_aws.reset_requests()
     code, plan = deploy(capsys, "--dry-run")
     assert code == 0 and plan["dry_run"] is True
-    assert (plan["files"]["uploaded"], plan["jobs"]["created"]) == (4, 2)
+    assert (plan["files"]["uploaded"], plan["jobs"]["created"]) == (5, 2)
     code, _ = deploy(capsys, "--check")
     assert code == 3
     assert writes(local_aws) == {}
@@ -173,7 +173,7 @@ def test_human_output_shows_plan_progress_and_summary(local_aws, deploy_env, cap
     assert "upload     glue_jobs/glue_pipes_asset.py" in out
     assert "create     " + deploy_env["GLUE_PIPES_JOB_PREFIX"] + "glue_pipes_asset" in out
     assert "[2/2] create" in out
-    assert "Deployed: files 4 uploaded, 0 unchanged; jobs 2 created, 0 updated, 0 deleted, 0 unchanged" in out
+    assert "Deployed: files 5 uploaded, 0 unchanged; jobs 2 created, 0 updated, 0 deleted, 0 unchanged" in out
 
 
 def test_dagster_job_reports_what_it_changed(local_aws, deploy_env):

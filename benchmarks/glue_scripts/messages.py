@@ -14,8 +14,12 @@ from dagster_pipes import (
 args = dict(zip(sys.argv[1::2], sys.argv[2::2]))  # noqa: B905 - Python 3.9 has no strict=
 s3 = boto3.client("s3")
 writer = {}
-if args.get("--writer") == "s3":
+if args.get("--writer") == "s3":  # dagster-pipes' own S3 writer
     writer["message_writer"] = PipesS3MessageWriter(client=s3, interval=float(args["--s3-interval"]))
+elif args.get("--writer") == "s3-prompt":  # the one glue_jobs/ ships
+    from pipes_s3_writer import PromptS3MessageWriter
+
+    writer["message_writer"] = PromptS3MessageWriter(client=s3, interval=float(args["--s3-interval"]))
 started = time.time()
 with open_dagster_pipes(
     context_loader=PipesS3ContextLoader(client=s3), params_loader=PipesCliArgsParamsLoader(), **writer
