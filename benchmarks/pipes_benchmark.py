@@ -153,9 +153,8 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         return {"seconds": floor(spec["count"])}
     client = clients_under_test(settings)[spec["client"]](spec["reader"])
     if spec["scenario"] == "overhead":
-        result: dict[str, Any] = dict(
-            zip(("overhead", "latency"), overhead_and_latency(client, spec["reader"], spec["repeat"]), strict=True)
-        )
+        overhead, latency = overhead_and_latency(client, spec["writer"], spec["repeat"])
+        result: dict[str, Any] = {"overhead": overhead, "latency": latency}
     else:
         result = messages(client, spec["writer"], spec["count"])
     # What the client keeps doing after its step ended: dagster-aws's CloudWatch log reader thread

@@ -122,7 +122,7 @@ class Deployer:
         self.role_arn = role_arn
 
     def plan(self, manifest: Manifest, *, prune: bool = False, create_bucket: bool = False) -> Plan:
-        artifacts = {**manifest_artifacts(manifest)}
+        artifacts = manifest_artifacts(manifest)
         pipes = pipes_artifact()
         keys = {path: self.naming.artifact_key(a.sha256, a.filename) for path, a in artifacts.items()}
         pipes_key = self.naming.artifact_key(pipes.sha256, pipes.filename)

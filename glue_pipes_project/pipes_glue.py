@@ -166,11 +166,11 @@ class GluePipesClient(PipesGlueClient):
             return run_id
 
     def _active_run_of(self, job_name: str, step: str) -> dict[str, Any] | None:
-        for page in self._client.get_paginator("get_job_runs").paginate(JobName=job_name):
-            for job_run in page.get("JobRuns", []):
-                arguments = job_run.get("Arguments") or {}
-                if job_run["JobRunState"] not in TERMINAL_STATES and arguments.get(STEP_ARGUMENT) == step:
-                    return job_run
+        # Runs come newest first, and a job has at most MaxConcurrentRuns active ones: one page will do.
+        for job_run in self._client.get_job_runs(JobName=job_name, MaxResults=200).get("JobRuns", []):
+            arguments = job_run.get("Arguments") or {}
+            if job_run["JobRunState"] not in TERMINAL_STATES and arguments.get(STEP_ARGUMENT) == step:
+                return job_run
         return None
 
     # -- waiting and stopping ------------------------------------------------------------------
