@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from glue_pipes_project.settings import DEFAULT_LOCAL_PORT, Settings, SettingsError
 
@@ -99,6 +99,9 @@ def _deploy(args: argparse.Namespace) -> int:
             f"error: AWS {exc.operation_name} failed: {error.get('Code')}: {error.get('Message')}",
             file=sys.stderr,
         )
+        return 1
+    except BotoCoreError as exc:  # no credentials, endpoint unreachable, ...
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     print(format_summary(plan, applied=apply, seconds=time.monotonic() - started), file=out)
     if args.json:

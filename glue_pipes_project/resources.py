@@ -31,7 +31,7 @@ class GluePipesClientResource(ConfigurableResourceFactory[PipesGlueClient]):
 
     ``message_reader``: ``cloudwatch`` reads Pipes messages from the run's stdout in CloudWatch
     Logs (the script uses the default message writer); ``s3`` reads the chunks a script writes
-    with ``PipesS3MessageWriter``.
+    with an S3 message writer (``glue_jobs/pipes_s3_writer.py`` or dagster-pipes' own).
     """
 
     settings: Settings
