@@ -1,8 +1,8 @@
 """Message readers that follow a Glue run live and lose nothing, for both message-writer variants.
 
 dagster-aws's readers poll on ``PipesThreadedMessageReader``'s loop: a 1 s sleep per iteration, at
-most one chunk or page per iteration, and they give up 10 s after the session closes, so a large run
-is cut short. Its Glue client also attaches the CloudWatch reader only after the run succeeded.
+most one chunk or page per iteration, and they stop 10 s after the session closes whether or not
+everything arrived. Its Glue client also attaches the CloudWatch reader only after the run succeeded.
 These readers start as soon as the client reports the launched run, drain everything available
 before sleeping, back off briefly when idle, and stop on the Pipes ``closed`` message.
 
