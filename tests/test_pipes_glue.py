@@ -258,6 +258,20 @@ def test_polling_starts_fast_and_backs_off_to_a_cap():
     assert list(zip(range(3), Backoff(1, 4).intervals(), strict=False)) == [(0, 1), (1, 2), (2, 4)]
 
 
+def test_polling_sees_a_short_run_end_where_upstream_sleeps_5_s(local_aws, settings, release):
+    arguments, let_go = release
+    let_go()  # the run lasts about as long as its imports: well under a second
+    local_aws.reset_requests()
+    assert materialize(glue_asset("hold", arguments), ours(settings)).success
+    ours_polls = local_aws.requests()["glue:GetJobRun"]
+    local_aws.reset_requests()
+    assert materialize(glue_asset("hold", arguments), upstream(settings)).success
+    upstream_polls = local_aws.requests()["glue:GetJobRun"]
+    # Upstream: one call after starting, one at once in its loop, the next 5 s later (the end).
+    assert upstream_polls == 3
+    assert ours_polls >= 4  # several polls within the run's first second, so its end is seen at once
+
+
 @pytest.mark.parametrize("state", ["EXPIRED", "ERROR"])
 def test_every_terminal_state_ends_the_wait(local_aws, settings, release, glue, state):
     arguments, _ = release
