@@ -18,11 +18,12 @@ from botocore.exceptions import ClientError
 from glue_pipes_project.artifacts import Artifact, manifest_artifacts, pipes_artifact, pipes_requires_python
 from glue_pipes_project.aws import AwsClients
 from glue_pipes_project.glue_definitions import changed_fields, job_definition
-from glue_pipes_project.manifest import Manifest, load_manifest
+from glue_pipes_project.manifest import Manifest, ManifestError, load_manifest
 from glue_pipes_project.naming import ENVIRONMENT_TAG, MANAGED_TAG, MANAGED_VALUE, Naming
 from glue_pipes_project.settings import Settings
 
 BATCH_GET_JOBS_LIMIT = 25
+MAX_GLUE_NAME = 255
 PARALLEL_CALLS = 8
 
 JobAction = Literal["create", "update", "unchanged", "delete"]
@@ -122,6 +123,7 @@ class Deployer:
         self.role_arn = role_arn
 
     def plan(self, manifest: Manifest, *, prune: bool = False, create_bucket: bool = False) -> Plan:
+        self._check_names(manifest)
         artifacts = manifest_artifacts(manifest)
         pipes = pipes_artifact()
         keys = {path: self.naming.artifact_key(a.sha256, a.filename) for path, a in artifacts.items()}
@@ -172,6 +174,17 @@ class Deployer:
         job_changes = [j for j in plan.jobs if j.action != "unchanged"]
         for done, change in enumerate(self._parallel(self._apply_job, job_changes), start=1):
             report(change.action, change.name, done, len(job_changes))
+
+    def _check_names(self, manifest: Manifest) -> None:
+        """Glue's 255-character limit applies to the deployed name, prefix and branch included."""
+        problems = [
+            f"{manifest.path}: job '{job}', field 'name': deployed as {len(name)} characters ({name[:40]}...); "
+            f"Glue allows {MAX_GLUE_NAME}: shorten the job name or GLUE_PIPES_JOB_PREFIX"
+            for job, name in ((job, self.naming.job_name(job)) for job in manifest.jobs)
+            if len(name) > MAX_GLUE_NAME
+        ]
+        if problems:
+            raise ManifestError(problems)
 
     # -- reads ---------------------------------------------------------------------------------
 

@@ -134,6 +134,15 @@ def test_bad_input_exits_2_names_file_job_field_and_makes_no_call(local_aws, dep
     assert local_aws.requests() == {} or sum(local_aws.requests().values()) == 0
 
 
+def test_a_deployed_name_over_glues_limit_is_bad_input(local_aws, deploy_env, monkeypatch, capsys):
+    monkeypatch.setenv("GLUE_PIPES_JOB_PREFIX", "p" * 240)
+    local_aws.reset_requests()
+    assert cli.main(["deploy"]) == 2
+    err = capsys.readouterr().err
+    assert "job 'glue_pipes_asset', field 'name': deployed as 256 characters" in err
+    assert sum(local_aws.requests().values()) == 0
+
+
 def test_prune_deletes_only_this_environments_managed_jobs(local_aws, deploy_env, jobs_dir, monkeypatch, capsys):
     prefix = deploy_env["GLUE_PIPES_JOB_PREFIX"]
     glue = local_aws.client("glue")
