@@ -36,11 +36,7 @@ class AwsClients:
             if endpoint_url is None:
                 endpoint_url = _start_local_endpoint(settings.local_port)
             credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-        return cls.for_endpoint(endpoint_url, settings.region, **credentials)
-
-    @classmethod
-    def for_endpoint(cls, endpoint_url: str | None, region: str, **credentials: str) -> AwsClients:
-        session = boto3.session.Session(region_name=region, **credentials)
+        session = boto3.session.Session(region_name=settings.region, **credentials)
 
         def client(service: str) -> Any:
             return session.client(service, endpoint_url=endpoint_url, config=_CLIENT_CONFIG)
@@ -50,7 +46,7 @@ class AwsClients:
             s3=client("s3"),
             logs=client("logs"),
             sts=client("sts"),
-            region=region,
+            region=settings.region,
             endpoint_url=endpoint_url,
         )
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+import boto3
 from dagster import AssetExecutionContext, Failure, MetadataValue, OpExecutionContext
 from dagster._core.errors import DagsterExecutionInterruptedError
 from dagster._core.pipes.client import PipesClientCompletedInvocation
@@ -76,7 +77,8 @@ class GluePipesClient(PipesGlueClient):
     ):
         super().__init__(**kwargs)
         self._job_names = dict(job_names or {})
-        self._logs = logs_client or getattr(self._message_reader, "client", None)
+        # Both of our readers carry a CloudWatch client (the S3 reader's `client` is S3's).
+        self._logs = logs_client or getattr(self._message_reader, "logs_client", None) or boto3.client("logs")
         self.policy = policy or GlueRunPolicy()
         self.rates = rates or GlueRates()
 

@@ -12,9 +12,9 @@ import time
 import urllib.error
 import uuid
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import dagster_pipes
 import pytest
@@ -22,8 +22,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from glue_pipes_project.local_aws import LocalAWS
+from tests.helpers import wait_until
 
-T = TypeVar("T")
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMEOUT", "STOPPED", "ERROR"}
 MINUTE_SECONDS = 1.0  # an emulated Glue minute, so Timeout=1 means one second here
 SLEEPER = """
@@ -57,16 +57,6 @@ def glue(aws: LocalAWS) -> Any:
 @pytest.fixture(scope="module")
 def logs(aws: LocalAWS) -> Any:
     return aws.client("logs")
-
-
-def wait_until(check: Callable[[], T | None], timeout: float = 20.0, what: str = "condition") -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def upload(aws: LocalAWS, bucket: str, source: str, name: str = "script.py") -> str:

@@ -12,7 +12,6 @@ import sys
 import tempfile
 import textwrap
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ import pytest
 
 from glue_pipes_project.local_aws import ensure_running, status, stop
 from glue_pipes_project.local_aws.clients import make_client
+from tests.helpers import wait_until
 
 
 @pytest.fixture
@@ -39,16 +39,6 @@ def port() -> Iterator[int]:
 def _listening(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _wait_until(check: Any, timeout: float = 15.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def _gone(pid: int) -> bool:
@@ -99,7 +89,7 @@ def _start_sleeper(url: str) -> tuple[Any, str, int]:
             return None
         return next((int(event["message"].split()[1]) for event in events), None)
 
-    return glue, run_id, _wait_until(printed_pid, what="the run to print its pid")
+    return glue, run_id, wait_until(printed_pid, what="the run to print its pid")
 
 
 def test_ensure_running_starts_one_server_and_stop_stops_it(port: int) -> None:
@@ -165,7 +155,7 @@ def test_sigterm_stops_the_server_and_its_runs_cleanly(port: int) -> None:
     server_pid = status(port)["pid"]  # type: ignore[index]
     _, _, pid = _start_sleeper(url)
     os.kill(server_pid, signal.SIGTERM)
-    _wait_until(lambda: _gone(server_pid) and _gone(pid), what="server and run to exit")
+    wait_until(lambda: _gone(server_pid) and _gone(pid), what="server and run to exit")
     log = Path(tempfile.gettempdir()) / f"glue-pipes-local-aws-{port}.log"
     assert log.read_text().rstrip().endswith("glue-pipes local AWS endpoint stopped")
 
@@ -176,7 +166,7 @@ def test_a_killed_server_leaves_no_run_behind(port: int, tmp_path: Path, monkeyp
     server_pid = status(port)["pid"]  # type: ignore[index]
     _, _, pid = _start_sleeper(url)
     os.kill(server_pid, signal.SIGKILL)  # no clean-up code runs: the kernel's parent-death signal must
-    _wait_until(lambda: _gone(server_pid) and _gone(pid), what="the run to die with its server")
+    wait_until(lambda: _gone(server_pid) and _gone(pid), what="the run to die with its server")
 
 
 def test_serve_module_runs_in_the_foreground_until_interrupted(port: int) -> None:

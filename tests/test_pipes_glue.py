@@ -27,7 +27,7 @@ from glue_pipes_project.aws import AwsClients
 from glue_pipes_project.deploy import deploy_project
 from glue_pipes_project.pipes_glue import Backoff, GlueRunPolicy
 from glue_pipes_project.resources import GluePipesClientResource
-from tests.helpers import local_settings
+from tests.helpers import local_settings, wait_until
 
 SCRIPTS = Path(__file__).resolve().parent / "glue_scripts"
 PREFIX = "pipes-"
@@ -127,13 +127,10 @@ def runs_of(glue, job: str) -> list[dict]:
 
 
 def wait_for_state(glue, job: str, states: set[str], timeout: float = 20) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        running = [r for r in runs_of(glue, job) if r["JobRunState"] in states]
-        if running:
-            return running[0]
-        time.sleep(0.05)
-    raise AssertionError(f"no run of {job} reached {states}")
+    def reached() -> dict | None:
+        return next((r for r in runs_of(glue, job) if r["JobRunState"] in states), None)
+
+    return wait_until(reached, timeout, f"a run of {job} to reach {sorted(states)}")
 
 
 # -- live -----------------------------------------------------------------------------------------
