@@ -12,11 +12,33 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 
 from glue_pipes_project.settings import Settings
 
 # Standard retry mode backs off on throttling for every call, Glue and CloudWatch alike.
-_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8})
+_RETRIES = {"mode": "standard", "max_attempts": 8}
+# A call that timed out is tried this many times in all (not max_attempts): an endpoint that accepts
+# and never answers then fails a call in about 2 x (connect + read timeout) seconds.
+_TIMEOUT_ATTEMPTS = 2
+
+
+class LocalEndpointError(RuntimeError):
+    """The local endpoint could not be started or reached (moto missing, port taken by another program)."""
+
+
+def _client_config(settings: Settings) -> Config:
+    return Config(
+        retries=_RETRIES,
+        connect_timeout=settings.aws_connect_timeout_seconds,
+        read_timeout=settings.aws_read_timeout_seconds,
+    )
+
+
+def _give_up_on_repeated_timeouts(attempts: int, caught_exception: Exception | None = None, **_: Any) -> None:
+    """A ``needs-retry`` hook that runs before botocore's own: stops retrying a call that keeps timing out."""
+    if isinstance(caught_exception, (ConnectTimeoutError, ReadTimeoutError)) and attempts >= _TIMEOUT_ATTEMPTS:
+        raise caught_exception
 
 
 @dataclass(frozen=True)
@@ -38,8 +60,12 @@ class AwsClients:
             credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
         session = boto3.session.Session(region_name=settings.region, **credentials)
 
+        config = _client_config(settings)
+
         def client(service: str) -> Any:
-            return session.client(service, endpoint_url=endpoint_url, config=_CLIENT_CONFIG)
+            made = session.client(service, endpoint_url=endpoint_url, config=config)
+            made.meta.events.register_first("needs-retry", _give_up_on_repeated_timeouts)
+            return made
 
         return cls(
             glue=client("glue"),
@@ -55,8 +81,11 @@ def _start_local_endpoint(port: int) -> str:
     try:
         from glue_pipes_project.local_aws import ensure_running
     except ImportError as exc:  # moto is an optional extra: AWS deployments do not install it
-        raise RuntimeError(
+        raise LocalEndpointError(
             "local mode needs the local AWS endpoint, which needs moto: "
             "pip install 'glue-pipes-project[local]', or set GLUE_PIPES_MODE=aws"
         ) from exc
-    return ensure_running(port)
+    try:
+        return ensure_running(port)
+    except RuntimeError as exc:  # e.g. another program answers on the port
+        raise LocalEndpointError(str(exc)) from exc

@@ -27,12 +27,17 @@ def _parser() -> argparse.ArgumentParser:
         "deploy",
         help="upload glue_jobs/ to S3 and create/update the Glue jobs in jobs.yaml",
         description="Validate jobs.yaml, print the plan, then upload changed files (content-addressed) "
-        "and create/update the Glue jobs. Exit codes: 0 done, 1 error, 2 bad input, "
-        "3 changes found (--check).",
+        "and create/update the Glue jobs. Exit codes: 0 done; 1 AWS or local endpoint error (refused, "
+        "timed out, port taken by another program); 2 bad input (jobs.yaml, settings), nothing changed; "
+        "3 changes found (--check), including S3 objects modified after deploy.",
     )
     deploy.add_argument("--manifest", help="jobs manifest (default: GLUE_PIPES_MANIFEST or glue_jobs/jobs.yaml)")
     deploy.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
-    deploy.add_argument("--check", action="store_true", help="change nothing; exit 3 if the plan has changes")
+    deploy.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing; exit 3 if the plan has changes or a deployed object's content was modified",
+    )
     deploy.add_argument(
         "--prune", action="store_true", help="delete this environment's managed jobs that left the manifest"
     )
@@ -59,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _deploy(args: argparse.Namespace) -> int:
-    from glue_pipes_project.aws import AwsClients
+    from glue_pipes_project.aws import AwsClients, LocalEndpointError
     from glue_pipes_project.deploy import DeployError, deploy_project, load_project_manifest
     from glue_pipes_project.deploy_report import ProgressPrinter, format_plan, format_summary
     from glue_pipes_project.manifest import ManifestError
@@ -90,7 +95,7 @@ def _deploy(args: argparse.Namespace) -> int:
     except ManifestError as exc:
         print("\n".join(f"error: {problem}" for problem in exc.problems), file=sys.stderr)
         return 2
-    except DeployError as exc:
+    except (DeployError, LocalEndpointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except ClientError as exc:

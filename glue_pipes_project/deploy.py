@@ -1,12 +1,12 @@
 """Plan and apply a deploy: artifacts to S3 (content-addressed), Glue jobs created/updated/pruned.
 
-``plan`` only reads (one listing of the artifact prefix, BatchGetJobs in batches); ``apply`` makes
-exactly the changes the plan lists. The same code deploys to the local endpoint and to AWS.
+``plan`` only reads (one listing of the artifact prefix, a HeadObject per existing artifact to check
+its content, BatchGetJobs in batches); ``apply`` makes exactly the changes the plan lists. The same
+code deploys to the local endpoint and to AWS.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
+from glue_pipes_project.artifact_integrity import ArtifactVerifier, deployed_artifact_keys, s3_checksum
 from glue_pipes_project.artifacts import Artifact, manifest_artifacts, pipes_artifact, pipes_requires_python
 from glue_pipes_project.aws import AwsClients
 from glue_pipes_project.glue_definitions import changed_fields, job_definition
@@ -40,14 +41,18 @@ class FileChange:
     size: int
     upload: bool
     artifact: Artifact = field(repr=False, compare=False)
+    tampered: str | None = None  # why the object under this key no longer holds the artifact
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        item: dict[str, Any] = {
             "file": self.label,
             "key": self.key,
             "size": self.size,
             "action": "upload" if self.upload else "unchanged",
         }
+        if self.tampered:
+            item["tampered"] = self.tampered
+        return item
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,10 @@ class Plan:
     def uploads(self) -> list[FileChange]:
         return [f for f in self.files if f.upload]
 
+    @property
+    def tampered(self) -> list[FileChange]:
+        return [f for f in self.files if f.tampered]
+
     def jobs_by(self, action: JobAction) -> list[JobChange]:
         return [j for j in self.jobs if j.action == action]
 
@@ -93,6 +102,7 @@ class Plan:
             "files": {
                 "uploaded": len(self.uploads),
                 "unchanged": len(self.files) - len(self.uploads),
+                "tampered": len(self.tampered),
                 "items": [f.to_dict() for f in self.files],
             },
             "jobs": {
@@ -135,10 +145,16 @@ class Deployer:
                 f"S3 bucket {self.bucket!r} does not exist or is not accessible with these credentials "
                 "(set GLUE_PIPES_BUCKET to a bucket you can write to)"
             )
+        wanted = [(keys[path], a) for path, a in artifacts.items()] + [(pipes_key, pipes)]
+        # An existing key is only as good as its content: a replaced object is uploaded again.
+        tampered = {
+            t.key: t.problem
+            for t in ArtifactVerifier(self.clients.s3, self.bucket).tampered(k for k, _ in wanted if k in existing_keys)
+        }
         files = [
-            FileChange(a.label, keys[path], len(a.data), keys[path] not in existing_keys, a)
-            for path, a in artifacts.items()
-        ] + [FileChange(pipes.label, pipes_key, len(pipes.data), pipes_key not in existing_keys, pipes)]
+            FileChange(a.label, key, len(a.data), key not in existing_keys or key in tampered, a, tampered.get(key))
+            for key, a in wanted
+        ]
 
         desired = {
             self.naming.job_name(job.name): (
@@ -178,7 +194,7 @@ class Deployer:
     def _check_names(self, manifest: Manifest) -> None:
         """Glue's 255-character limit applies to the deployed name, prefix and branch included."""
         problems = [
-            f"{manifest.path}: job '{job}', field 'name': deployed as {len(name)} characters ({name[:40]}...); "
+            f"{manifest.path}: job {job!r}, field 'name': deployed as {len(name)} characters ({name[:40]}...); "
             f"Glue allows {MAX_GLUE_NAME}: shorten the job name or GLUE_PIPES_JOB_PREFIX"
             for job, name in ((job, self.naming.job_name(job)) for job in manifest.jobs)
             if len(name) > MAX_GLUE_NAME
@@ -241,7 +257,9 @@ class Deployer:
             Bucket=self.bucket,
             Key=change.key,
             Body=change.artifact.data,
-            ChecksumSHA256=_b64_sha256(change.artifact),
+            # S3 checks the body against this and keeps it, so --check and runs can verify the content.
+            ChecksumAlgorithm="SHA256",
+            ChecksumSHA256=s3_checksum(change.artifact.sha256),
         )
         return change
 
@@ -271,13 +289,22 @@ class Deployer:
         return f"s3://{self.bucket}/{key}"
 
 
-def _b64_sha256(artifact: Artifact) -> str:
-    return base64.b64encode(bytes.fromhex(artifact.sha256)).decode("ascii")
-
-
 def load_project_manifest(settings: Settings) -> Manifest:
     """The manifest the settings point at, checked against the dagster-pipes this process ships."""
     return load_manifest(settings.manifest_path, pipes_requires_python=pipes_requires_python())
+
+
+def verify_deployed_artifacts(settings: Settings, clients: AwsClients, manifest: Manifest) -> None:
+    """Refuse to run what was changed in S3 after deploy: the scripts and files the deployed jobs point at."""
+    naming = Naming.from_settings(settings)
+    keys = deployed_artifact_keys(clients.glue, settings.bucket, [naming.job_name(job) for job in manifest.jobs])
+    tampered = ArtifactVerifier(clients.s3, settings.bucket).tampered(keys)
+    if tampered:
+        found = "; ".join(f"s3://{settings.bucket}/{t.key} (Glue job {keys[t.key]!r}) {t.problem}" for t in tampered)
+        raise DeployError(
+            f"not running artifacts changed after deploy: {found}. Run `glue-pipes deploy` to restore them "
+            "(GLUE_PIPES_DEPLOY_ON_RUN is off, so runs do not deploy)"
+        )
 
 
 def deployer_for(settings: Settings, clients: AwsClients) -> Deployer:

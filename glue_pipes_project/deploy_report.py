@@ -17,6 +17,8 @@ def format_plan(plan: Plan, *, location: str) -> str:
     for change in sorted(plan.files, key=lambda f: (_ACTION_ORDER["upload" if f.upload else "unchanged"], f.label)):
         action = "upload" if change.upload else "unchanged"
         detail = f"  -> {change.key} ({_size(change.size)})" if change.upload else ""
+        if change.tampered:
+            detail += f"  replaces the object there, which {change.tampered}"
         lines.append(f"    {action:<10} {change.label}{detail}")
     lines.append("  jobs")
     for job in sorted(plan.jobs, key=lambda j: (_ACTION_ORDER[j.action], j.name)):

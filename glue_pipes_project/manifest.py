@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from glue_pipes_project.strict_yaml import StrictYamlReader, YamlInputError
 
 # Python each Glue runtime gives a script (AWS Glue release notes).
 GLUE_PYTHON = {
@@ -26,12 +27,35 @@ GLUE_PYTHON = {
 COMMAND_PYTHON_VERSION = {"pythonshell": "3.9", "glueetl": "3"}
 WORKER_TYPES = ("G.025X", "G.1X", "G.2X", "G.4X", "G.8X")
 PYTHONSHELL_CAPACITIES = (0.0625, 1.0)
-MAX_TIMEOUT_MINUTES = 2880
+# Glue's Timeout: "Jobs must have timeout values less than 7 days or 10080 minutes" (CreateJob API).
+MAX_TIMEOUT_MINUTES = 10080
+# Glue's Description: 0-2048 characters (CreateJob API, DescriptionString).
+MAX_DESCRIPTION = 2048
 # Glue's name limit is 255; deployed names get an environment prefix, so leave room for it.
 MAX_LOGICAL_NAME = 200
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # Arguments the deploy step and the Pipes client own; a manifest setting them would be overwritten.
 RESERVED_ARGUMENTS = ("--extra-py-files", "--dagster-pipes-context", "--dagster-pipes-messages")
+# A message lists at most this many problems, so a huge broken manifest still gives a readable error.
+MAX_PROBLEMS = 50
+# Control characters other than tab: Glue's string patterns exclude them, and they garble messages.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def _single_line(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters or line breaks")
+    return value
+
+
+def _text(value: str) -> str:
+    # Glue's DescriptionString pattern allows tab, CR and LF, nothing else below 0x20.
+    if _CONTROL.search(value.replace("\n", "").replace("\r", "")):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+Line = Annotated[str, AfterValidator(_single_line)]
 
 
 class ManifestError(ValueError):
@@ -47,20 +71,21 @@ class JobSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    script: str
+    # Numbers are strict: YAML's `true` is not 1, and "30" is not 30.
+    script: Line
     type: Literal["pythonshell", "glueetl"] = "glueetl"
-    glue_version: str = "5.0"
-    python_version: str | None = None
-    worker_type: str | None = None
-    number_of_workers: int | None = None
-    max_capacity: float | None = None
-    timeout_minutes: int = Field(default=60, ge=1, le=MAX_TIMEOUT_MINUTES)
-    max_concurrent_runs: int = Field(default=1, ge=1, le=1000)
-    max_retries: int = Field(default=0, ge=0, le=10)
+    glue_version: Line = "5.0"
+    python_version: Line | None = None
+    worker_type: Line | None = None
+    number_of_workers: int | None = Field(default=None, ge=1, strict=True)
+    max_capacity: float | None = Field(default=None, gt=0, strict=True)
+    timeout_minutes: int = Field(default=60, ge=1, le=MAX_TIMEOUT_MINUTES, strict=True)
+    max_concurrent_runs: int = Field(default=1, ge=1, le=1000, strict=True)
+    max_retries: int = Field(default=0, ge=0, le=10, strict=True)
     execution_class: Literal["STANDARD", "FLEX"] = "STANDARD"
-    description: str = ""
-    default_arguments: dict[str, str] = Field(default_factory=dict)
-    extra_py_files: list[str] = Field(default_factory=list)
+    description: Annotated[str, AfterValidator(_text)] = Field(default="", max_length=MAX_DESCRIPTION)
+    default_arguments: dict[Line, Annotated[str, AfterValidator(_text)]] = Field(default_factory=dict)
+    extra_py_files: list[Line] = Field(default_factory=list)
 
     @field_validator("glue_version", "python_version", mode="before")
     @classmethod
@@ -108,13 +133,9 @@ def load_manifest(path: str | Path, *, pipes_requires_python: str | None = None)
     path = Path(path).resolve()
     label = _label(path)
     try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ManifestError([f"{label}: file not found"]) from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ManifestError([f"{label}: not valid YAML{where}: {exc.problem}"]) from None
+        raw = StrictYamlReader().read(path)
+    except YamlInputError as exc:
+        raise ManifestError([f"{label}{_yaml_where(exc.path)}: {exc}"]) from None
 
     if not isinstance(raw, dict) or not isinstance(raw.get("jobs"), dict) or not raw["jobs"]:
         raise ManifestError([f"{label}: field 'jobs': must be a mapping of job name to job"])
@@ -122,10 +143,10 @@ def load_manifest(path: str | Path, *, pipes_requires_python: str | None = None)
     problems: list[str] = []
     jobs: dict[str, Job] = {}
     unknown_top = sorted(set(raw) - {"jobs"})
-    problems += [f"{label}: field '{key}': unknown top-level field" for key in unknown_top]
+    problems += [f"{label}: field {_quote(key)}: unknown top-level field" for key in unknown_top]
 
     for name, body in raw["jobs"].items():
-        where = f"{label}: job '{name}'"
+        where = f"{label}: job {_quote(name)}"
         if not isinstance(name, str) or not _NAME.match(name) or len(name) > MAX_LOGICAL_NAME:
             problems.append(
                 f"{where}, field 'name': use letters, digits, '_', '.', '-' "
@@ -150,6 +171,8 @@ def load_manifest(path: str | Path, *, pipes_requires_python: str | None = None)
                 extra_py_paths=tuple((path.parent / p).resolve() for p in spec.extra_py_files),
             )
 
+    if len(problems) > MAX_PROBLEMS:
+        problems = problems[:MAX_PROBLEMS] + [f"{label}: ... and {len(problems) - MAX_PROBLEMS} more problems"]
     if problems:
         raise ManifestError(problems)
     return Manifest(path=path, jobs=jobs)
@@ -199,32 +222,46 @@ def _check_job(spec: JobSpec, root: Path, pipes_requires_python: str | None) -> 
 
     for key in spec.default_arguments:
         if not key.startswith("--"):
-            problems.append(f"'default_arguments.{key}': argument names start with '--'")
+            problems.append(f"{_quote(f'default_arguments.{key}')}: argument names start with '--'")
         elif key in RESERVED_ARGUMENTS:
             hint = "list files under extra_py_files" if key == "--extra-py-files" else "set by Pipes"
-            problems.append(f"'default_arguments.{key}': reserved ({hint})")
+            problems.append(f"{_quote(f'default_arguments.{key}')}: reserved ({hint})")
     return problems
 
 
 def _check_file(field: str, relative: str, root: Path, suffixes: tuple[str, ...] = (".py",)) -> list[str]:
     candidate = (root / relative).resolve()
     if not candidate.is_relative_to(root):
-        return [f"'{field}': {relative!r} is outside {root.name}/"]
+        return [f"'{field}': {_quote(relative)} is outside {root.name}/"]
     if candidate.suffix not in suffixes:
-        return [f"'{field}': {relative!r} must end with {' or '.join(suffixes)}"]
+        return [f"'{field}': {_quote(relative)} must end with {' or '.join(suffixes)}"]
     if not candidate.is_file():
-        return [f"'{field}': {relative!r} does not exist in {root.name}/"]
+        return [f"'{field}': {_quote(relative)} does not exist in {root.name}/"]
     return []
 
 
 def _pydantic_problem(where: str, error: Any) -> str:
-    field = ".".join(str(part) for part in error["loc"]) or "?"
+    # Dict entries report their location as (field, key, "[key]"); the key alone is what a user wrote.
+    field = ".".join(str(part) for part in error["loc"] if part != "[key]") or "?"
     message = error["msg"]
     if error["type"] == "extra_forbidden":
         message = "unknown field"
     elif "input" in error and error["type"] != "missing":
-        message = f"{message} (got {error['input']!r})"
-    return f"{where}, field '{field}': {message}"
+        message = f"{message} (got {_quote(error['input'])})"
+    return f"{where}, field {_quote(field)}: {message}"
+
+
+def _quote(value: Any, limit: int = 80) -> str:
+    """``repr`` keeps a value on one line (newlines escaped); long values are cut so messages stay short."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}... ({len(str(value))} characters)"
+
+
+def _yaml_where(path: tuple[Any, ...]) -> str:
+    if len(path) >= 2 and path[0] == "jobs":
+        fields = ".".join(str(part) for part in path[2:])
+        return f": job {_quote(path[1])}" + (f", field {_quote(fields)}" if fields else "")
+    return f": field {_quote('.'.join(str(part) for part in path))}" if path else ""
 
 
 def _label(path: Path) -> str:

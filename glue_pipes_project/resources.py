@@ -1,7 +1,8 @@
 """Dagster resources that hand assets a ready Glue Pipes client, one per message-reader variant.
 
 Each run builds its boto3 clients from ``Settings`` (starting the local endpoint if that is where
-they point), deploys the manifest first when ``deploy_on_run`` is set, and gives the asset a
+they point), deploys the manifest first when ``deploy_on_run`` is set (otherwise checks that the
+deployed scripts in S3 are the ones deploy uploaded), and gives the asset a
 ``PipesGlueClient`` that knows the environment's deployed job names.
 """
 
@@ -18,7 +19,7 @@ from dagster_aws.pipes import PipesGlueClient, PipesS3ContextInjector
 from pydantic import Field
 
 from glue_pipes_project.aws import AwsClients
-from glue_pipes_project.deploy import deploy_project, load_project_manifest
+from glue_pipes_project.deploy import deploy_project, load_project_manifest, verify_deployed_artifacts
 from glue_pipes_project.glue_costs import GlueRates
 from glue_pipes_project.naming import Naming
 from glue_pipes_project.pipes_glue import Backoff, GluePipesClient, GlueRunPolicy
@@ -58,6 +59,8 @@ class GluePipesClientResource(ConfigurableResourceFactory[PipesGlueClient]):
                 f"{summary['files']['uploaded']} files uploaded, {summary['jobs']['created']} jobs created, "
                 f"{summary['jobs']['updated']} updated, {summary['jobs']['unchanged']} unchanged"
             )
+        else:
+            verify_deployed_artifacts(self.settings, clients, manifest)
         naming = Naming.from_settings(self.settings)
         return GluePipesClient(
             client=clients.glue,

@@ -6,9 +6,11 @@ same names. An explicit variable always wins over detection.
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -22,6 +24,16 @@ LOCAL_BUCKET = "glue-pipes-local"
 LOCAL_ROLE_ARN = "arn:aws:iam::123456789012:role/glue-pipes-local"
 DEFAULT_LOCAL_PORT = 4599
 DEFAULT_S3_PREFIX = "glue-pipes"
+# Per attempt; a timed-out call is retried once (aws.py), so a silent endpoint fails in about
+# 2 x (connect + read) seconds instead of botocore's 60 s read timeout times every retry attempt.
+DEFAULT_AWS_CONNECT_TIMEOUT = 10.0
+DEFAULT_AWS_READ_TIMEOUT = 30.0
+# S3 bucket naming rules (docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html):
+# 3-63 characters, lowercase letters, digits, '.', '-', starting and ending with a letter or digit.
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_BUCKET_RESERVED = (("xn--", "sthree-", "amzn-s3-demo-"), ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"))
+_JOB_PREFIX = re.compile(r"^[A-Za-z0-9_.-]*$")
+_BRANCH_SLUG_LENGTH = 40
 
 
 class SettingsError(ValueError):
@@ -46,6 +58,8 @@ class Settings(Config):
     local_port: int
     manifest_path: str
     deploy_on_run: bool
+    aws_connect_timeout_seconds: float = DEFAULT_AWS_CONNECT_TIMEOUT
+    aws_read_timeout_seconds: float = DEFAULT_AWS_READ_TIMEOUT
 
     @property
     def is_local(self) -> bool:
@@ -72,7 +86,7 @@ class Settings(Config):
             raw_branch = get("GLUE_PIPES_BRANCH") or get("DAGSTER_CLOUD_GIT_BRANCH")
             if not raw_branch:
                 raise SettingsError("a branch environment needs GLUE_PIPES_BRANCH or DAGSTER_CLOUD_GIT_BRANCH")
-            branch = _slug(raw_branch)
+            branch = branch_id(raw_branch)
 
         if mode == "local":
             region = get("GLUE_PIPES_REGION") or LOCAL_REGION
@@ -91,6 +105,12 @@ class Settings(Config):
                 )
             bucket = get("GLUE_PIPES_BUCKET") or ""
             role_arn = get("GLUE_PIPES_ROLE_ARN") or ""
+        _check_bucket(bucket)
+        job_name_prefix = get("GLUE_PIPES_JOB_PREFIX") or ""
+        if not _JOB_PREFIX.match(job_name_prefix):
+            raise SettingsError(
+                f"GLUE_PIPES_JOB_PREFIX may hold letters, digits, '_', '.', '-' only (got {job_name_prefix!r})"
+            )
 
         port_text = get("GLUE_PIPES_LOCAL_PORT") or str(DEFAULT_LOCAL_PORT)
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
@@ -99,6 +119,9 @@ class Settings(Config):
         deploy_on_run = (get("GLUE_PIPES_DEPLOY_ON_RUN") or str(mode == "local")).lower()
         if deploy_on_run not in ("true", "false", "1", "0"):
             raise SettingsError(f"GLUE_PIPES_DEPLOY_ON_RUN must be true or false (got {deploy_on_run!r})")
+
+        connect_timeout = _seconds(get, "GLUE_PIPES_AWS_CONNECT_TIMEOUT", DEFAULT_AWS_CONNECT_TIMEOUT)
+        read_timeout = _seconds(get, "GLUE_PIPES_AWS_READ_TIMEOUT", DEFAULT_AWS_READ_TIMEOUT)
 
         return cls(
             mode=mode,
@@ -109,10 +132,12 @@ class Settings(Config):
             bucket=bucket,
             s3_prefix=(get("GLUE_PIPES_S3_PREFIX") or DEFAULT_S3_PREFIX).strip("/"),
             role_arn=role_arn,
-            job_name_prefix=get("GLUE_PIPES_JOB_PREFIX") or "",
+            job_name_prefix=job_name_prefix,
             local_port=int(port_text),
             manifest_path=get("GLUE_PIPES_MANIFEST") or str(default_manifest_path()),
             deploy_on_run=deploy_on_run in ("true", "1"),
+            aws_connect_timeout_seconds=connect_timeout,
+            aws_read_timeout_seconds=read_timeout,
         )
 
 
@@ -123,6 +148,48 @@ def default_manifest_path() -> Path:
     return bundled if bundled.is_file() else package.parent / "glue_jobs" / "jobs.yaml"
 
 
-def _slug(text: str) -> str:
-    # Branch names become part of Glue job names and S3 keys: keep them short and plain.
-    return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:40] or "branch"
+def branch_id(branch: str) -> str:
+    """A readable slug plus a hash of the exact name: ``feat/a`` and ``feat-a`` never share an environment.
+
+    The id goes into Glue job names and S3 keys, so it stays short (at most 49 characters) and plain.
+    8 hex digits (32 bits) make an accidental clash about 1 in 4 billion per pair of branches.
+    """
+    slug = re.sub(r"[^a-z0-9-]+", "-", branch.lower()).strip("-")[:_BRANCH_SLUG_LENGTH].strip("-") or "branch"
+    return f"{slug}-{hashlib.sha256(branch.encode()).hexdigest()[:8]}"
+
+
+def _check_bucket(bucket: str) -> None:
+    prefixes, suffixes = _BUCKET_RESERVED
+    valid = (
+        _BUCKET.match(bucket)
+        and ".." not in bucket
+        and not bucket.startswith(prefixes)
+        and not bucket.endswith(suffixes)
+        and not _is_ip_address(bucket)
+    )
+    if not valid:
+        raise SettingsError(
+            f"GLUE_PIPES_BUCKET is not a valid S3 bucket name (got {bucket!r}): use 3-63 lowercase letters, "
+            "digits, '.' or '-', starting and ending with a letter or digit"
+        )
+
+
+def _is_ip_address(text: str) -> bool:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _seconds(get: Callable[[str], str | None], name: str, default: float) -> float:
+    text = get(name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 3600:
+        raise SettingsError(f"{name} must be a number of seconds between 0 and 3600 (got {text!r})")
+    return value

@@ -49,7 +49,7 @@ def test_aws_mode_without_required_settings_fails_the_load_naming_them():
 def test_a_broken_manifest_fails_the_load_naming_file_job_and_field(tmp_path):
     jobs = tmp_path / "glue_jobs"
     shutil.copytree(ROOT / "glue_jobs", jobs)
-    (jobs / "jobs.yaml").write_text("jobs:\n  nightly:\n    script: glue_pipes_asset.py\n    timeout_minutes: 9999\n")
+    (jobs / "jobs.yaml").write_text("jobs:\n  nightly:\n    script: glue_pipes_asset.py\n    timeout_minutes: 99999\n")
     completed = run(str(BIN / "dagster"), "definitions", "validate", GLUE_PIPES_MANIFEST=str(jobs / "jobs.yaml"))
     assert completed.returncode != 0
     assert f"{jobs / 'jobs.yaml'}: job 'nightly', field 'timeout_minutes'" in completed.stdout + completed.stderr

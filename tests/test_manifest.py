@@ -106,3 +106,91 @@ jobs:
 def test_single_problems(jobs_dir: Path, body: str, fragment: str):
     found = problems(write(jobs_dir, body))
     assert any(fragment in p for p in found), found
+
+
+JOB = "jobs:\n  j:\n    script: glue_pipes_asset.py\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (JOB + "  j:\n    script: orders.py\n", "job 'j': set twice (lines 2 and 4)"),
+        (JOB + "    script: orders.py\n", "job 'j', field 'script': set twice (lines 3 and 4)"),
+        (JOB + "    default_arguments: {'--a': '1', '--a': '2'}\n", "field 'default_arguments.--a': set twice"),
+        # A 457-byte "billion laughs" document: rejected from the parser's events, never expanded.
+        (
+            'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+            + "".join(f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True))
+            + JOB,
+            "YAML anchors and aliases are not supported at line 1, column 4",
+        ),
+        (JOB + "    extra_py_files: &files [orders.py]\n", "anchors and aliases are not supported at line 4"),
+        (JOB.encode() + b"    description: caf\xe9\n", "not UTF-8: byte 0xe9 at line 4"),
+        (JOB + "    description: a\x00b\n", "control character '\\x00' at line 4, column 19"),
+        (JOB + '    description: "a\\x00b"\n', "job 'j', field 'description': Value error, must not contain control"),
+        ('jobs:\n  j:\n    script: "glue_pipes_asset.py\\n"\n', "field 'script': Value error, must not contain"),
+        ("jobs: " + "[" * 100_000 + "]" * 100_000, "nested deeper than 16 levels at line 1"),
+        (JOB + "    timeout_minutes: " + "9" * 5000 + "\n", "not valid YAML: Exceeds the limit (4300 digits)"),
+        (JOB + "    timeout_minutes: true\n", "job 'j', field 'timeout_minutes': Input should be a valid integer"),
+        (JOB + "    timeout_minutes: 10081\n", "field 'timeout_minutes': Input should be less than or equal to 10080"),
+        (JOB + "    max_retries: false\n", "field 'max_retries': Input should be a valid integer (got False)"),
+        (JOB + "    number_of_workers: 2.0\n", "field 'number_of_workers': Input should be a valid integer"),
+        (JOB + "    max_concurrent_runs: '3'\n", "field 'max_concurrent_runs': Input should be a valid integer"),
+        (
+            JOB + "    description: " + "x" * 2049 + "\n",
+            "field 'description': String should have at most 2048 characters (got 'xxxx",
+        ),
+        ('jobs:\n  "two\\nlines":\n    script: glue_pipes_asset.py\n', "job 'two\\nlines', field 'name'"),
+        ("jobs:\n  j:\n    script: [" + "'x', " * 10_000 + "]\n", "field 'script': Input should be a valid string"),
+    ],
+    ids=[
+        "duplicate-job",
+        "duplicate-field",
+        "duplicate-argument",
+        "billion-laughs",
+        "anchor",
+        "not-utf8",
+        "nul-byte",
+        "escaped-nul",
+        "newline-in-script",
+        "deep-nesting",
+        "huge-integer",
+        "bool-timeout",
+        "timeout-over-7-days",
+        "bool-retries",
+        "float-workers",
+        "string-runs",
+        "long-description",
+        "newline-in-name",
+        "huge-value-in-message",
+    ],
+)
+def test_bad_input_is_one_short_line_naming_file_job_and_field(jobs_dir: Path, body: str | bytes, fragment: str):
+    path = jobs_dir / "jobs.yaml"
+    path.write_bytes(body if isinstance(body, bytes) else body.encode())
+    (problem,) = problems(path)
+    assert problem.startswith(f"{path}: ") and fragment in problem, problem
+    assert "\n" not in problem and len(problem) < 400 + len(str(path)), problem
+
+
+def test_a_description_of_2048_characters_and_a_7_day_timeout_are_fine(jobs_dir: Path):
+    path = write(jobs_dir, JOB + f"    description: {'x' * 2048}\n    timeout_minutes: 10080\n")
+    job = load_manifest(path).jobs["j"]
+    assert (len(job.spec.description), job.spec.timeout_minutes) == (2048, 10080)
+
+
+def test_a_manifest_over_the_size_cap_is_rejected_without_reading_it_all(jobs_dir: Path):
+    path = write(jobs_dir, JOB + "#" * (1024 * 1024) + "\n")
+    (problem,) = problems(path)
+    assert problem == f"{path}: larger than 1048576 bytes"
+
+
+def test_a_directory_is_not_a_manifest(jobs_dir: Path):
+    (problem,) = problems(jobs_dir)
+    assert problem == f"{jobs_dir}: is a directory, not a YAML file"
+
+
+def test_many_problems_are_capped(jobs_dir: Path):
+    path = write(jobs_dir, "jobs:\n" + "".join(f"  j{i}:\n    script: missing{i}.py\n" for i in range(200)))
+    found = problems(path)
+    assert len(found) == 51 and found[-1] == f"{path}: ... and 150 more problems"
