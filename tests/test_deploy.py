@@ -324,7 +324,7 @@ def test_check_reports_a_deployed_object_replaced_in_s3_and_deploy_restores_it(l
     assert deploy(capsys, "--check")[0] == 0
 
 
-def test_check_reports_an_object_replaced_with_a_forged_key_checksum(local_aws, deploy_env, capsys):
+def test_check_reports_an_object_replaced_with_its_own_checksum(local_aws, deploy_env, capsys):
     code, first = deploy(capsys)
     key = next(i["key"] for i in first["files"]["items"] if i["file"] == "glue_jobs/orders.py")
     # A replacement uploaded with a SHA-256 checksum of its own content: S3 stores the true one.
