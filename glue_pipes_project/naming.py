@@ -33,7 +33,7 @@ class Naming:
 
     @property
     def environment_id(self) -> str:
-        """``prod``, ``local`` or ``branch-<slug>``: the value of the environment tag."""
+        """``prod``, ``local`` or ``branch-<settings.branch_id>``: the value of the environment tag."""
         return f"branch-{self.branch}" if self.branch else self.environment
 
     @property
