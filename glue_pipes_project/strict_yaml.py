@@ -31,6 +31,8 @@ class YamlInputError(ValueError):
 class YamlLimits:
     max_bytes: int = 1024 * 1024
     max_depth: int = 16
+    # Bounds the node tree built next (a 1 MiB flow list of one-digit items would be 500,000 nodes).
+    max_nodes: int = 100_000
 
 
 class StrictYamlReader:
@@ -84,7 +86,9 @@ class StrictYamlReader:
         """Reject aliases, anchors and deep nesting from the parser's events, before building anything."""
         depth = 0
         try:
-            for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            for count, event in enumerate(yaml.parse(text, Loader=yaml.SafeLoader)):
+                if count > self.limits.max_nodes:
+                    raise YamlInputError(f"more than {self.limits.max_nodes} YAML values{_where(event.start_mark)}")
                 if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
                     raise YamlInputError(f"YAML anchors and aliases are not supported{_where(event.start_mark)}")
                 if isinstance(event, yaml.CollectionStartEvent):
