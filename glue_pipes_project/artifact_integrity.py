@@ -60,7 +60,7 @@ class ArtifactVerifier:
             raise
         actual = head.get("ChecksumSHA256")
         if actual is None:
-            return TamperedObject(key, "has no SHA-256 checksum: replaced after deploy")
+            return TamperedObject(key, "has no SHA-256 checksum (replaced, or from an older deploy)")
         if actual != s3_checksum(content_sha256(key) or ""):
             return TamperedObject(key, "content differs from what was deployed (SHA-256 mismatch)")
         return None

@@ -36,7 +36,7 @@ def _client_config(settings: Settings) -> Config:
 
 
 def _give_up_on_repeated_timeouts(attempts: int, caught_exception: Exception | None = None, **_: Any) -> None:
-    """A ``needs-retry`` hook that runs before botocore's own: stops retrying a call that keeps timing out."""
+    """A ``needs-retry`` hook that ends a call that keeps timing out: raising wins over any retry delay."""
     if isinstance(caught_exception, (ConnectTimeoutError, ReadTimeoutError)) and attempts >= _TIMEOUT_ATTEMPTS:
         raise caught_exception
 

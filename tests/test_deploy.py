@@ -310,13 +310,13 @@ def test_check_reports_a_deployed_object_replaced_in_s3_and_deploy_restores_it(l
     assert cli.main(["deploy", "--check"]) == 3
     out = capsys.readouterr().out
     assert f"upload     glue_jobs/glue_pipes_asset.py  -> {key}" in out
-    assert "replaces the object there, which has no SHA-256 checksum: replaced after deploy" in out
+    assert "replaces the object there, which has no SHA-256 checksum (replaced, or from an older deploy)" in out
     assert writes(local_aws) == {}
 
     code, repaired = deploy(capsys)
     assert code == 0
     assert [(i["file"], i["tampered"]) for i in repaired["files"]["items"] if "tampered" in i] == [
-        ("glue_jobs/glue_pipes_asset.py", "has no SHA-256 checksum: replaced after deploy")
+        ("glue_jobs/glue_pipes_asset.py", "has no SHA-256 checksum (replaced, or from an older deploy)")
     ]
     assert repaired["files"]["uploaded"] == 1 and repaired["jobs"]["updated"] == 0
     body = local_aws.client("s3").get_object(Bucket="glue-pipes-local", Key=key)["Body"].read()
@@ -354,7 +354,7 @@ def test_a_run_without_deploy_on_run_refuses_a_replaced_script(local_aws, deploy
     assert not result.success
     error = next(e for e in result.all_events if e.is_failure).event_specific_data.error.to_string()
     assert f"s3://glue-pipes-local/{key} (Glue job '{deploy_env['GLUE_PIPES_JOB_PREFIX']}glue_pipes_asset')" in error
-    assert "has no SHA-256 checksum: replaced after deploy" in error
+    assert "has no SHA-256 checksum (replaced, or from an older deploy)" in error
     assert local_aws.requests().get("glue:StartJobRun", 0) == 0
 
 
