@@ -147,7 +147,7 @@ def load_manifest(path: str | Path, *, pipes_requires_python: str | None = None)
 
     for name, body in raw["jobs"].items():
         where = f"{label}: job {_quote(name)}"
-        if not isinstance(name, str) or not _NAME.match(name) or len(name) > MAX_LOGICAL_NAME:
+        if not isinstance(name, str) or not _NAME.fullmatch(name) or len(name) > MAX_LOGICAL_NAME:
             problems.append(
                 f"{where}, field 'name': use letters, digits, '_', '.', '-' "
                 f"(at most {MAX_LOGICAL_NAME} characters), starting with a letter or digit"

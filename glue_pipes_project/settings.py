@@ -33,6 +33,8 @@ DEFAULT_AWS_READ_TIMEOUT = 30.0
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _BUCKET_RESERVED = (("xn--", "sthree-", "amzn-s3-demo-"), ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"))
 _JOB_PREFIX = re.compile(r"^[A-Za-z0-9_.-]*$")
+# S3's "safe characters" for keys, and no empty or dot-only path segments.
+_S3_PREFIX = re.compile(r"^(?:(?!\.{1,2}(?:/|$))[A-Za-z0-9_.-]+(?:/|$))+$")
 _BRANCH_SLUG_LENGTH = 40
 
 
@@ -107,7 +109,7 @@ class Settings(Config):
             role_arn = get("GLUE_PIPES_ROLE_ARN") or ""
         _check_bucket(bucket)
         job_name_prefix = get("GLUE_PIPES_JOB_PREFIX") or ""
-        if not _JOB_PREFIX.match(job_name_prefix):
+        if not _JOB_PREFIX.fullmatch(job_name_prefix):
             raise SettingsError(
                 f"GLUE_PIPES_JOB_PREFIX may hold letters, digits, '_', '.', '-' only (got {job_name_prefix!r})"
             )
@@ -120,6 +122,11 @@ class Settings(Config):
         if deploy_on_run not in ("true", "false", "1", "0"):
             raise SettingsError(f"GLUE_PIPES_DEPLOY_ON_RUN must be true or false (got {deploy_on_run!r})")
 
+        s3_prefix = (get("GLUE_PIPES_S3_PREFIX") or DEFAULT_S3_PREFIX).strip("/")
+        if not _S3_PREFIX.fullmatch(s3_prefix):
+            raise SettingsError(
+                f"GLUE_PIPES_S3_PREFIX may hold letters, digits, '/', '_', '.', '-' only (got {s3_prefix!r})"
+            )
         connect_timeout = _seconds(get, "GLUE_PIPES_AWS_CONNECT_TIMEOUT", DEFAULT_AWS_CONNECT_TIMEOUT)
         read_timeout = _seconds(get, "GLUE_PIPES_AWS_READ_TIMEOUT", DEFAULT_AWS_READ_TIMEOUT)
 
@@ -130,7 +137,7 @@ class Settings(Config):
             region=region,
             endpoint_url=get("GLUE_PIPES_ENDPOINT_URL"),
             bucket=bucket,
-            s3_prefix=(get("GLUE_PIPES_S3_PREFIX") or DEFAULT_S3_PREFIX).strip("/"),
+            s3_prefix=s3_prefix,
             role_arn=role_arn,
             job_name_prefix=job_name_prefix,
             local_port=int(port_text),
@@ -161,7 +168,7 @@ def branch_id(branch: str) -> str:
 def _check_bucket(bucket: str) -> None:
     prefixes, suffixes = _BUCKET_RESERVED
     valid = (
-        _BUCKET.match(bucket)
+        _BUCKET.fullmatch(bucket)
         and ".." not in bucket
         and not bucket.startswith(prefixes)
         and not bucket.endswith(suffixes)

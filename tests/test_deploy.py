@@ -241,6 +241,7 @@ def test_manifest_pointing_at_a_directory_exits_2(local_aws, deploy_env, jobs_di
         ("GLUE_PIPES_BUCKET", "My_Bucket", "GLUE_PIPES_BUCKET is not a valid S3 bucket name (got 'My_Bucket')"),
         ("GLUE_PIPES_BUCKET", "192.168.1.1", "GLUE_PIPES_BUCKET is not a valid S3 bucket name"),
         ("GLUE_PIPES_JOB_PREFIX", "team a/", "GLUE_PIPES_JOB_PREFIX may hold letters, digits"),
+        ("GLUE_PIPES_S3_PREFIX", "a/../b", "GLUE_PIPES_S3_PREFIX may hold letters, digits"),
         ("GLUE_PIPES_AWS_READ_TIMEOUT", "soon", "GLUE_PIPES_AWS_READ_TIMEOUT must be a number of seconds"),
     ],
 )

@@ -142,6 +142,7 @@ JOB = "jobs:\n  j:\n    script: glue_pipes_asset.py\n"
             "field 'description': String should have at most 2048 characters (got 'xxxx",
         ),
         ('jobs:\n  "two\\nlines":\n    script: glue_pipes_asset.py\n', "job 'two\\nlines', field 'name'"),
+        ('jobs:\n  "trailing\\n":\n    script: glue_pipes_asset.py\n', "job 'trailing\\n', field 'name'"),
         ("jobs:\n  j:\n    script: [" + "'x', " * 10_000 + "]\n", "field 'script': Input should be a valid string"),
     ],
     ids=[
@@ -164,6 +165,7 @@ JOB = "jobs:\n  j:\n    script: glue_pipes_asset.py\n"
         "string-runs",
         "long-description",
         "newline-in-name",
+        "trailing-newline-in-name",
         "huge-value-in-message",
     ],
 )
