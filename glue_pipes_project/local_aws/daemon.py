@@ -26,6 +26,7 @@ PORT_SETTING = "GLUE_PIPES_LOCAL_PORT"
 START_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 30.0
 LOG_TAIL_LINES = 20
+_PROC = Path("/proc")
 
 
 def serve(port: int, host: str = "127.0.0.1") -> None:
@@ -216,7 +217,7 @@ def process_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return not (_exited_linux(pid) if Path("/proc/self/status").exists() else _exited_posix(pid))
+    return not (_exited_linux(pid) if (_PROC / "self" / "status").exists() else _exited_posix(pid))
 
 
 def _exited_linux(pid: int) -> bool:
@@ -226,7 +227,7 @@ def _exited_linux(pid: int) -> bool:
     before its sockets are closed), so the thread count matters.
     """
     try:
-        fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+        fields = dict(line.split(":", 1) for line in (_PROC / str(pid) / "status").read_text().splitlines())
     except (FileNotFoundError, ProcessLookupError):
         return True
     return fields["State"].strip().startswith("Z") and fields["Threads"].strip() == "1"
