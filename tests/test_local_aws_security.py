@@ -6,7 +6,10 @@ import http.client
 import json
 import os
 import pwd
+import shlex
 import stat
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -229,3 +232,25 @@ def test_a_second_os_user_cannot_read_the_credentials_nor_start_a_job(local_aws:
     os.waitpid(child, 0)
     assert seen == ["cannot read the credentials", "403", "403"]
     assert local_aws.client("glue").get_job_runs(JobName=name)["JobRuns"] == []
+
+
+def test_local_aws_env_gives_the_aws_cli_and_sdks_working_credentials(local_aws: LocalAWS) -> None:
+    exported = subprocess.run(
+        [sys.executable, "-m", "glue_pipes_project.cli", "local-aws", "env", "--port", str(local_aws.port)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    variables = dict(shlex.split(line.removeprefix("export "))[0].split("=", 1) for line in exported.splitlines())
+    assert variables["AWS_ENDPOINT_URL"] == local_aws.endpoint_url
+    assert variables["AWS_SECRET_ACCESS_KEY"] == local_aws.credentials.secret_access_key
+    local_aws.client("s3").create_bucket(Bucket="seen-by-the-sdk")
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    listed = subprocess.run(
+        [sys.executable, "-c", "import boto3; print(boto3.client('s3').list_buckets()['Buckets'])"],
+        env={**environment, **variables},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "seen-by-the-sdk" in listed
