@@ -180,6 +180,15 @@ def test_a_stale_pid_file_is_recognised(port: int) -> None:
     assert credentials_for(url) is not None and credentials_for(url).access_key_id != "x"  # type: ignore[union-attr]
 
 
+def test_state_files_are_never_opened_through_a_symlink(port: int, tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    (runtime_dir() / f"local-aws-{port}.log").symlink_to(victim)
+    with pytest.raises(OSError):
+        ensure_running(port)
+    assert victim.read_text() == "precious\n" and status(port) is None
+
+
 @pytest.mark.parametrize("proc", [True, False], ids=["with /proc", "without /proc (macOS): ps"])
 def test_process_alive_tells_running_from_exited(proc: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     if not proc:
