@@ -73,7 +73,7 @@ def ensure_running(port: int) -> str:
             if not _health(port):
                 _forget_stale_server(port)
                 process = _spawn(port)
-                _write_state(port, "pid", f"{process.pid}\n".encode(), os.O_TRUNC)
+                _write_state(port, "pid", f"{process.pid}\n".encode())
                 _wait_healthy(port, process)
     _require_ours(port)
     return endpoint_url(port)
@@ -116,12 +116,18 @@ def _port_lock(port: int) -> Iterator[None]:
         descriptor = open_private(path, os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX)
-            with contextlib.suppress(FileNotFoundError):
-                if os.stat(path, follow_symlinks=False).st_ino == os.fstat(descriptor).st_ino:
-                    yield
-                    return
+            if _is_file_at(path, descriptor):
+                yield
+                return
         finally:
             os.close(descriptor)
+
+
+def _is_file_at(path: Path, descriptor: int) -> bool:
+    try:
+        return os.stat(path, follow_symlinks=False).st_ino == os.fstat(descriptor).st_ino
+    except FileNotFoundError:
+        return False
 
 
 def _forget_stale_server(port: int) -> None:
@@ -137,8 +143,8 @@ def _recorded_pid(port: int) -> int | None:
     return int(text) if text and text.strip().isdigit() else None
 
 
-def _write_state(port: int, kind: str, data: bytes, flags: int = os.O_APPEND) -> None:
-    descriptor = open_private(_state_file(port, kind), os.O_WRONLY | os.O_CREAT | flags)
+def _write_state(port: int, kind: str, data: bytes) -> None:
+    descriptor = open_private(_state_file(port, kind), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     with os.fdopen(descriptor, "wb") as file:
         file.write(data)
 
