@@ -159,6 +159,20 @@ def test_credentials_are_in_a_user_private_file(local_aws: LocalAWS) -> None:
     assert json.loads(path.read_text())["aws_secret_access_key"] == local_aws.credentials.secret_access_key
 
 
+def test_a_start_removes_credentials_killed_endpoints_left(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    left = {"aws_access_key_id": "k", "aws_secret_access_key": "s"}
+    (runtime_dir() / "local-aws-1.credentials").write_text(json.dumps({**left, "pid": dead.pid}))
+    (runtime_dir() / "local-aws-2.credentials").write_text(json.dumps({**left, "pid": os.getpid()}))
+    with LocalAWS() as aws:
+        assert sorted(path.name for path in runtime_dir().glob("*.credentials")) == sorted(
+            ["local-aws-2.credentials", f"local-aws-{aws.port}.credentials"]
+        )
+    assert [path.name for path in runtime_dir().glob("*.credentials")] == ["local-aws-2.credentials"]
+
+
 @pytest.mark.parametrize("problem", ["group-writable", "world-readable", "symlink"])
 def test_an_unsafe_runtime_dir_is_refused(problem: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))

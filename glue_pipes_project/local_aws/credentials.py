@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -47,8 +49,16 @@ def credentials_path(port: int) -> Path:
 
 def publish(port: int, credentials: EndpointCredentials) -> Path:
     path = credentials_path(port)
-    write_private(path, json.dumps(credentials.client_kwargs()).encode())
+    write_private(path, json.dumps({**credentials.client_kwargs(), "pid": os.getpid()}).encode())
     return path
+
+
+def remove_credentials_of_dead_endpoints(alive: Callable[[int], bool]) -> None:
+    """Files a killed endpoint could not withdraw: their publishing process is gone."""
+    for path in runtime_dir().glob("local-aws-*.credentials"):
+        data = read_private(path)
+        if data is not None and not alive(json.loads(data).get("pid", 0)):
+            path.unlink(missing_ok=True)
 
 
 def withdraw(port: int, credentials: EndpointCredentials) -> None:

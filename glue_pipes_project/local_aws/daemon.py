@@ -215,6 +215,8 @@ def process_alive(pid: int) -> bool:
 
     Linux reads /proc; other POSIX systems (macOS) ask `ps` for the process state.
     """
+    if pid <= 0:  # 0 and negatives name process groups, never one process
+        return False
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # reap it if it is our own child
     try:

@@ -21,7 +21,7 @@ from .auth import RequestGuard
 from .clients import InternalClients, make_client
 from .control import ControlApi
 from .control_client import ControlClient
-from .credentials import EndpointCredentials, publish, withdraw
+from .credentials import EndpointCredentials, publish, remove_credentials_of_dead_endpoints, withdraw
 from .daemon import process_alive
 from .glue_api import GlueApi
 from .glue_runtime import GlueRuntime
@@ -87,9 +87,10 @@ class LocalAWS:
         self._server = make_server(
             self._host, self._port, self._wsgi, threaded=True, request_handler=_QuietRequestHandler
         )
-        # One private directory for everything on disk, so a killed endpoint leaves one thing behind,
-        # which the next start removes.
+        # One private directory for everything on disk, so a killed endpoint leaves one thing behind
+        # (and its credentials file), which the next start removes.
         _remove_work_dirs_of_dead_endpoints()
+        remove_credentials_of_dead_endpoints(process_alive)
         self._work_dir = Path(tempfile.mkdtemp(prefix=f"{_WORK_DIR_PREFIX}{os.getpid()}-", dir=runtime_dir()))
         self._runner = Runner(
             self.endpoint_url,
