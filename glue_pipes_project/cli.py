@@ -117,11 +117,18 @@ def _deploy(args: argparse.Namespace) -> int:
 
 
 def _local_aws(args: argparse.Namespace) -> int:
-    from glue_pipes_project import local_aws
-
     # The port `dagster dev` will use: it reads ./.env too, and its values win.
     settings = _settings({**os.environ, **_dotenv()})
-    port = args.port or settings.local_port
+    try:
+        return _local_aws_action(args, settings, args.port or settings.local_port)
+    except RuntimeError as exc:  # port taken by something else, unsafe runtime directory, another user's endpoint
+        print(f"glue-pipes: {exc}", file=sys.stderr)
+        return 1
+
+
+def _local_aws_action(args: argparse.Namespace, settings: Settings, port: int) -> int:
+    from glue_pipes_project import local_aws
+
     if args.action == "run":
         from glue_pipes_project.local_aws.dev_session import run_with_endpoint
 

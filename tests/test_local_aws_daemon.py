@@ -130,6 +130,23 @@ def test_a_foreign_server_on_the_port_is_named_in_the_error(port: int) -> None:
         server.server_close()
 
 
+def test_the_cli_names_a_foreign_server_in_one_line(port: int) -> None:
+    server = http.server.HTTPServer(("127.0.0.1", port), http.server.SimpleHTTPRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "glue_pipes_project.cli", "local-aws", "start", "--port", str(port)],
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"glue-pipes: Port {port} is in use") and len(result.stderr.splitlines()) == 1
+
+
 def test_a_server_that_fails_to_start_reports_its_log(port: int, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GLUE_PIPES_LOCAL_MINUTE_SECONDS", "not-a-number")
     with pytest.raises(RuntimeError, match=r"(?s)did not start on port .*could not convert string to float"):
