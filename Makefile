@@ -9,14 +9,16 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
+# What `make dev` serves the UI with (e.g. DAGSTER_DEV="$(VENV)/bin/dagster dev -p 3001").
+DAGSTER_DEV ?= $(VENV)/bin/dagster dev
 
 .PHONY: dev test check deploy stop-local clean
 
 dev: $(VENV)/.synced
 	@mkdir -p $(DAGSTER_HOME)
-	@# Stop the background local AWS endpoint (and its job runs) when the UI stops.
-	@trap '$(VENV)/bin/glue-pipes local-aws stop >/dev/null 2>&1' EXIT; trap 'true' INT TERM; \
-		$(VENV)/bin/dagster dev
+	@# Starts the local AWS endpoint (port: GLUE_PIPES_LOCAL_PORT, from .env too) and stops that one,
+	@# with its job runs, when the UI stops: Ctrl-C, closing the terminal, kill.
+	@$(VENV)/bin/glue-pipes local-aws run -- $(DAGSTER_DEV)
 
 test: $(VENV)/.synced
 	$(VENV)/bin/pytest

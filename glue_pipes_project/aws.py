@@ -1,8 +1,8 @@
 """boto3 clients for Glue, S3 and CloudWatch Logs: the one place where local and AWS differ.
 
-Locally the clients point at the embedded endpoint (started on demand) with dummy credentials; on
-AWS they use the default credential chain. Everything downstream takes these clients and never
-asks which it got.
+Locally the clients point at the embedded endpoint (started on demand) and sign with the
+credentials it published for its user; on AWS they use the default credential chain. Everything
+downstream takes these clients and never asks which it got.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class AwsClients:
         if settings.is_local:
             if endpoint_url is None:
                 endpoint_url = _start_local_endpoint(settings.local_port)
-            credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+            credentials = _local_credentials(endpoint_url)
         session = boto3.session.Session(region_name=settings.region, **credentials)
 
         config = _client_config(settings)
@@ -75,6 +75,16 @@ class AwsClients:
             region=settings.region,
             endpoint_url=endpoint_url,
         )
+
+
+def _local_credentials(endpoint_url: str) -> dict[str, str]:
+    """Our endpoint's per-instance credentials; dummy ones for another emulator at a custom URL."""
+    from glue_pipes_project.local_aws.credentials import credentials_for
+
+    credentials = credentials_for(endpoint_url)
+    if credentials is None:
+        return {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    return credentials.client_kwargs()
 
 
 def _start_local_endpoint(port: int) -> str:

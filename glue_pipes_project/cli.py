@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -51,14 +54,18 @@ def _parser() -> argparse.ArgumentParser:
         ("start", "start in the background (reuses a running one)"),
         ("status", "say whether it is running"),
         ("stop", "stop the background endpoint and its job runs"),
+        ("env", "print shell `export` lines for the AWS CLI/SDKs: endpoint, region, its credentials"),
+        ("run", "start it, run the command after `--`, stop it when the command ends (what `make dev` runs)"),
     ):
         sub = local_commands.add_parser(action, help=help_text)
         sub.add_argument(
             "--port",
             type=int,
             default=None,
-            help=f"port (default: GLUE_PIPES_LOCAL_PORT or {DEFAULT_LOCAL_PORT})",
+            help=f"port (default: GLUE_PIPES_LOCAL_PORT from the environment or ./.env, or {DEFAULT_LOCAL_PORT})",
         )
+        if action == "run":
+            sub.add_argument("command", nargs=argparse.REMAINDER, help="the command, after `--`")
         sub.set_defaults(handler=_local_aws)
     return parser
 
@@ -115,9 +122,36 @@ def _deploy(args: argparse.Namespace) -> int:
 
 
 def _local_aws(args: argparse.Namespace) -> int:
+    # The port `dagster dev` will use: it reads ./.env too, and its values win.
+    settings = _settings({**os.environ, **_dotenv()})
+    try:
+        return _local_aws_action(args, settings, args.port or settings.local_port)
+    except RuntimeError as exc:  # port taken by something else, unsafe runtime directory, another user's endpoint
+        print(f"glue-pipes: {exc}", file=sys.stderr)
+        return 1
+
+
+def _local_aws_action(args: argparse.Namespace, settings: Settings, port: int) -> int:
     from glue_pipes_project import local_aws
 
-    port = args.port or _settings().local_port
+    if args.action == "run":
+        from glue_pipes_project.local_aws.dev_session import run_with_endpoint
+
+        command = args.command[1:] if args.command[:1] == ["--"] else args.command
+        if not command:
+            print("glue-pipes: local-aws run needs a command after --", file=sys.stderr)
+            return 2
+        # On AWS, or with an endpoint of the user's own choosing, there is nothing of ours to start.
+        return run_with_endpoint(port if settings.is_local and not settings.endpoint_url else None, command)
+    if args.action == "env":
+        from glue_pipes_project.local_aws.credentials import credentials_for
+
+        url = local_aws.ensure_running(port)
+        credentials = credentials_for(url)
+        assert credentials is not None  # ensure_running checked it is ours
+        variables = {"AWS_ENDPOINT_URL": url, "AWS_DEFAULT_REGION": settings.region, **credentials.environment()}
+        print("\n".join(f"export {name}={shlex.quote(value)}" for name, value in variables.items()))
+        return 0
     if args.action == "serve":
         local_aws.serve(port)
         return 0
@@ -133,9 +167,16 @@ def _local_aws(args: argparse.Namespace) -> int:
     return 0
 
 
-def _settings() -> Settings:
+def _dotenv() -> dict[str, str]:
+    from dotenv import dotenv_values  # python-dotenv: dagster's own .env reader
+
+    path = Path.cwd() / ".env"
+    return {key: value for key, value in dotenv_values(path).items() if value is not None} if path.exists() else {}
+
+
+def _settings(environ: Mapping[str, str] | None = None) -> Settings:
     try:
-        return Settings.from_env()
+        return Settings.from_env(environ)
     except SettingsError as exc:
         print(f"glue-pipes: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

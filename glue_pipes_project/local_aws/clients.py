@@ -8,33 +8,36 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from .credentials import EndpointCredentials
+
 INTERNAL_HEADER = "x-glue-pipes-internal"
-DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
 def make_client(
     service_name: str,
     endpoint_url: str,
     region: str,
+    credentials: EndpointCredentials,
     config: Config | None = None,
     session: boto3.session.Session | None = None,
 ) -> Any:
-    """A client against the local endpoint, with dummy credentials and path-style S3."""
+    """A client against the local endpoint, signing with its credentials, path-style S3."""
     path_style = Config(s3={"addressing_style": "path"})
     return (session or boto3.session.Session()).client(
         service_name,
         endpoint_url=endpoint_url,
         region_name=region,
         config=path_style.merge(config) if config else path_style,
-        **DUMMY_CREDENTIALS,
+        **credentials.client_kwargs(),
     )
 
 
 class InternalClients:
     """Cached clients whose requests are marked, so they are neither counted nor faulted."""
 
-    def __init__(self, endpoint_url: str) -> None:
+    def __init__(self, endpoint_url: str, credentials: EndpointCredentials) -> None:
         self._endpoint_url = endpoint_url
+        self._credentials = credentials
         self._session = boto3.session.Session()  # creating clients on one session is not thread-safe
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str], Any] = {}
@@ -43,7 +46,7 @@ class InternalClients:
         with self._lock:
             key = (service_name, region)
             if key not in self._clients:
-                client = make_client(service_name, self._endpoint_url, region, session=self._session)
+                client = make_client(service_name, self._endpoint_url, region, self._credentials, session=self._session)
                 client.meta.events.register("before-sign", _mark_internal)
                 self._clients[key] = client
             return self._clients[key]

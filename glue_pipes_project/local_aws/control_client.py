@@ -7,21 +7,28 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from .credentials import EndpointCredentials, credentials_for
+
 CONTROL_PREFIX = "/_glue_pipes/"
+HEALTH_ROUTE = "health"
+TOKEN_HEADER = "x-glue-pipes-token"
 SERVICE_NAME = "glue-pipes-local-aws"
 # Never through an HTTP(S)_PROXY from the environment: the endpoint is on this machine.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class ControlClient:
-    def __init__(self, endpoint_url: str, timeout: float = 5.0) -> None:
+    """`credentials` default to those the endpoint at `endpoint_url` published for its user."""
+
+    def __init__(self, endpoint_url: str, timeout: float = 5.0, credentials: EndpointCredentials | None = None) -> None:
         self.endpoint_url = endpoint_url.rstrip("/")
         self._timeout = timeout
+        self._credentials = credentials
 
     def health(self) -> dict[str, Any] | None:
         """Our server's health, or None if nothing listens. Raises if something else answers."""
         try:
-            body = self._call("GET", "health")
+            body = self._call("GET", HEALTH_ROUTE)
         except urllib.error.URLError as error:
             if isinstance(error.reason, ConnectionRefusedError):
                 return None
@@ -51,14 +58,26 @@ class ControlClient:
         self._call("POST", "shutdown")
 
     def _call(self, method: str, route: str, body: dict[str, Any] | None = None) -> Any:
+        headers = {"Content-Type": "application/json"}
+        if route != HEALTH_ROUTE:
+            headers[TOKEN_HEADER] = self._token()
         request = urllib.request.Request(
             f"{self.endpoint_url}{CONTROL_PREFIX}{route}",
             method=method,
             data=None if body is None else json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
+            headers=headers,
         )
         with _OPENER.open(request, timeout=self._timeout) as response:
             return json.loads(response.read() or b"null")
+
+    def _token(self) -> str:
+        credentials = self._credentials or credentials_for(self.endpoint_url)
+        if credentials is None:
+            raise PermissionError(
+                f"no credentials for the local endpoint at {self.endpoint_url}: "
+                "it was not started by this user on this machine"
+            )
+        return credentials.control_token
 
 
 class ForeignServerError(RuntimeError):

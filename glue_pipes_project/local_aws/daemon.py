@@ -9,20 +9,24 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
+import urllib.error
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from .control_client import ControlClient, ForeignServerError
+from .credentials import credentials_path
+from .runtime_dir import open_private, read_private, runtime_dir
 
 MINUTE_SECONDS_ENV = "GLUE_PIPES_LOCAL_MINUTE_SECONDS"
 PORT_SETTING = "GLUE_PIPES_LOCAL_PORT"
 START_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 30.0
 LOG_TAIL_LINES = 20
+_PROC = Path("/proc")
 
 
 def serve(port: int, host: str = "127.0.0.1") -> None:
@@ -44,6 +48,9 @@ def serve(port: int, host: str = "127.0.0.1") -> None:
         pass
     aws.stop()
     print("glue-pipes local AWS endpoint stopped", flush=True)
+    if _recorded_pid(port) == os.getpid():  # started by ensure_running: a clean stop leaves no state behind
+        for kind in ("pid", "log", "lock"):
+            _state_file(port, kind).unlink(missing_ok=True)
 
 
 def endpoint_url(port: int) -> str:
@@ -61,15 +68,14 @@ def ensure_running(port: int) -> str:
     Concurrent callers (several Dagster runs starting at once) start exactly one server: the
     start is serialised by an exclusive lock on a file named after the port.
     """
-    if _health(port):
-        return endpoint_url(port)
-    with open(_state_file(port, "lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if _health(port):
-            return endpoint_url(port)
-        process = _spawn(port)
-        _state_file(port, "pid").write_text(f"{process.pid}\n")
-        _wait_healthy(port, process)
+    if not _health(port):
+        with _port_lock(port):
+            if not _health(port):
+                _forget_stale_server(port)
+                process = _spawn(port)
+                _write_state(port, "pid", f"{process.pid}\n".encode())
+                _wait_healthy(port, process)
+    _require_ours(port)
     return endpoint_url(port)
 
 
@@ -78,13 +84,14 @@ def stop(port: int) -> bool:
     health = _health(port)
     if health is None:
         return False
+    _require_ours(port)
     ControlClient(endpoint_url(port)).shutdown()
     deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-    while time.monotonic() < deadline and (_port_open(port) or _alive(health["pid"])):
+    while time.monotonic() < deadline and (_port_open(port) or process_alive(health["pid"])):
         time.sleep(0.05)
-    if _alive(health["pid"]):
+    if process_alive(health["pid"]):
         raise RuntimeError(f"local AWS endpoint (pid {health['pid']}) on port {port} did not stop")
-    _state_file(port, "pid").unlink(missing_ok=True)
+    _forget_stale_server(port)
     return True
 
 
@@ -98,13 +105,69 @@ def _health(port: int) -> dict[str, Any] | None:
         ) from error
 
 
+@contextlib.contextmanager
+def _port_lock(port: int) -> Iterator[None]:
+    """An exclusive lock on the port's lock file, which a clean stop may remove at any time.
+
+    Holding the lock only counts if the file is still the one at the path (not unlinked meanwhile).
+    """
+    path = _state_file(port, "lock")
+    while True:
+        descriptor = open_private(path, os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            if _is_file_at(path, descriptor):
+                yield
+                return
+        finally:
+            os.close(descriptor)
+
+
+def _is_file_at(path: Path, descriptor: int) -> bool:
+    try:
+        return os.stat(path, follow_symlinks=False).st_ino == os.fstat(descriptor).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def _forget_stale_server(port: int) -> None:
+    """A pid file whose process is gone (killed endpoint) and that endpoint's credentials."""
+    pid = _recorded_pid(port)
+    if pid is not None and not process_alive(pid):
+        _state_file(port, "pid").unlink(missing_ok=True)
+        credentials_path(port).unlink(missing_ok=True)
+
+
+def _recorded_pid(port: int) -> int | None:
+    text = read_private(_state_file(port, "pid"))
+    return int(text) if text and text.strip().isdigit() else None
+
+
+def _write_state(port: int, kind: str, data: bytes) -> None:
+    descriptor = open_private(_state_file(port, kind), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(data)
+
+
+def _require_ours(port: int) -> None:
+    """Our credentials open its control API: it is this user's endpoint, not another user's."""
+    try:
+        ControlClient(endpoint_url(port), timeout=2.0).requests()
+    except (PermissionError, urllib.error.HTTPError) as error:
+        raise RuntimeError(
+            f"The local AWS endpoint on port {port} was not started by you (or its credentials file in "
+            f"{runtime_dir()} is gone). Stop it, or choose another port with {PORT_SETTING}."
+        ) from error
+
+
 def _spawn(port: int) -> subprocess.Popen[bytes]:
     package_root = str(Path(__file__).resolve().parents[2])  # importable wherever we are run from
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
     }
-    with open(_state_file(port, "log"), "ab") as log:
+    log_descriptor = open_private(_state_file(port, "log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    with os.fdopen(log_descriptor, "wb") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "glue_pipes_project.local_aws", "serve", "--port", str(port)],
             stdin=subprocess.DEVNULL,
@@ -132,14 +195,14 @@ def _wait_healthy(port: int, process: subprocess.Popen[bytes]) -> None:
 
 
 def _log_tail(port: int) -> str:
-    try:
-        return "\n".join(_state_file(port, "log").read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:])
-    except OSError:
+    log = read_private(_state_file(port, "log"))
+    if log is None:
         return "(no log)"
+    return "\n".join(log.decode(errors="replace").splitlines()[-LOG_TAIL_LINES:])
 
 
 def _state_file(port: int, kind: str) -> Path:
-    return Path(tempfile.gettempdir()) / f"glue-pipes-local-aws-{port}.{kind}"
+    return runtime_dir() / f"local-aws-{port}.{kind}"
 
 
 def _port_open(port: int) -> bool:
@@ -147,7 +210,13 @@ def _port_open(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether `pid` still runs (an exited process not yet reaped by its parent does not).
+
+    Linux reads /proc; other POSIX systems (macOS) ask `ps` for the process state.
+    """
+    if pid <= 0:  # 0 and negatives name process groups, never one process
+        return False
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # reap it if it is our own child
     try:
@@ -156,19 +225,23 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return not _exited(pid)
+    return not (_exited_linux(pid) if (_PROC / "self" / "status").exists() else _exited_posix(pid))
 
 
-def _exited(pid: int) -> bool:
+def _exited_linux(pid: int) -> bool:
     """A zombie whose threads have all ended (not yet reaped by its parent) has exited.
 
     The main thread of a killed process turns zombie before its other threads are done (and
     before its sockets are closed), so the thread count matters.
     """
     try:
-        fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+        fields = dict(line.split(":", 1) for line in (_PROC / str(pid) / "status").read_text().splitlines())
     except (FileNotFoundError, ProcessLookupError):
         return True
-    except OSError:  # no /proc here: kill(pid, 0) said it exists
-        return False
     return fields["State"].strip().startswith("Z") and fields["Threads"].strip() == "1"
+
+
+def _exited_posix(pid: int) -> bool:
+    """No such process, or a zombie (`ps` state Z)."""
+    state = subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True).stdout.strip()
+    return not state or state.startswith("Z")

@@ -14,14 +14,17 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from .credentials import EndpointCredentials
+
 RUNTIME_MODULES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3")
 
 
 class GlueRuntime:
     """A per-endpoint directory of symlinks to the modules Glue provides."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, credentials: EndpointCredentials) -> None:
         self.path = path
+        self._credentials = credentials  # the endpoint's own: a script is its user's client
         path.mkdir(parents=True)
         for name in RUNTIME_MODULES:
             source = _module_location(name)
@@ -36,7 +39,7 @@ class GlueRuntime:
         return argv
 
     def environment(self, endpoint_url: str, region: str, extra_paths: Sequence[Path]) -> dict[str, str]:
-        """The parent's environment minus anything AWS or PYTHONPATH, plus the endpoint."""
+        """The parent's environment minus anything AWS or PYTHONPATH, plus the endpoint and its credentials."""
         env = {
             key: value
             for key, value in os.environ.items()
@@ -45,8 +48,7 @@ class GlueRuntime:
         env.update(
             AWS_ENDPOINT_URL=endpoint_url,  # boto3 honours it, so scripts stay plain boto3
             AWS_DEFAULT_REGION=region,
-            AWS_ACCESS_KEY_ID="testing",
-            AWS_SECRET_ACCESS_KEY="testing",
+            **self._credentials.environment(),
             PYTHONUNBUFFERED="1",
             PYTHONPATH=os.pathsep.join([*map(str, extra_paths), str(self.path)]),
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import tempfile
 import threading
@@ -15,12 +17,16 @@ from moto.moto_server.werkzeug_app import MotoRequestHandler
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from .app import EndpointApp, StartResponse
+from .auth import RequestGuard
 from .clients import InternalClients, make_client
 from .control import ControlApi
 from .control_client import ControlClient
+from .credentials import EndpointCredentials, publish, remove_credentials_of_dead_endpoints, withdraw
+from .daemon import process_alive
 from .glue_api import GlueApi
 from .glue_runtime import GlueRuntime
 from .runner import Runner
+from .runtime_dir import runtime_dir
 from .traffic import FaultPlan, RequestCounter
 
 
@@ -41,6 +47,8 @@ class LocalAWS:
             s3 = aws.client("s3")
 
     `minute_seconds` is the length of an emulated minute, for Glue's `Timeout` (tests shorten it).
+    Requests must be signed with `credentials` (fresh random ones per instance), which `start()`
+    publishes in the user's private runtime directory for the project's clients to find.
     """
 
     def __init__(
@@ -54,7 +62,8 @@ class LocalAWS:
         self._thread: threading.Thread | None = None
         self._runner: Runner | None = None
         self._work_dir: Path | None = None
-        self._app: EndpointApp | None = None
+        self._app: RequestGuard | None = None
+        self.credentials = EndpointCredentials.generate()
         self._stop_lock = threading.Lock()
         self._stopped = threading.Event()
 
@@ -71,25 +80,30 @@ class LocalAWS:
 
     @property
     def control(self) -> ControlClient:
-        return ControlClient(self.endpoint_url)
+        return ControlClient(self.endpoint_url, credentials=self.credentials)
 
     def start(self) -> LocalAWS:
         # Bind first: with port 0 the URL (which the app needs) is known only after binding.
         self._server = make_server(
             self._host, self._port, self._wsgi, threaded=True, request_handler=_QuietRequestHandler
         )
-        # One directory for everything on disk, so even a killed endpoint leaves one thing behind.
-        self._work_dir = Path(tempfile.mkdtemp(prefix="glue-pipes-endpoint-"))
+        # One private directory for everything on disk, so a killed endpoint leaves one thing behind
+        # (and its credentials file), which the next start removes.
+        _remove_work_dirs_of_dead_endpoints()
+        remove_credentials_of_dead_endpoints(process_alive)
+        self._work_dir = Path(tempfile.mkdtemp(prefix=f"{_WORK_DIR_PREFIX}{os.getpid()}-", dir=runtime_dir()))
         self._runner = Runner(
             self.endpoint_url,
-            InternalClients(self.endpoint_url),
-            GlueRuntime(self._work_dir / "runtime"),
+            InternalClients(self.endpoint_url, self.credentials),
+            GlueRuntime(self._work_dir / "runtime", self.credentials),
             self._work_dir / "runs",
             self._minute_seconds,
         )
         counter, faults, glue = RequestCounter(), FaultPlan(), GlueApi(self._runner)
         control = ControlApi(self.endpoint_url, counter, faults, glue, on_shutdown=self._stop_in_background)
-        self._app = EndpointApp(glue, control, counter, faults, self.region)
+        app = EndpointApp(glue, control, counter, faults, self.region)
+        self._app = RequestGuard(app, self.credentials, self._host, self.port)
+        publish(self.port, self.credentials)
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-aws", daemon=True)
         self._thread.start()
         return self
@@ -102,6 +116,7 @@ class LocalAWS:
             assert self._runner and self._work_dir and self._thread
             self._runner.shutdown()  # first: runs ship their last log lines through the server
             self._server.shutdown()
+            withdraw(self.port, self.credentials)  # while the port is still ours: no newer endpoint's file
             self._server.server_close()
             self._thread.join()
             shutil.rmtree(self._work_dir, ignore_errors=True)
@@ -112,8 +127,8 @@ class LocalAWS:
         return self._stopped.wait(timeout)
 
     def client(self, service_name: str, region: str | None = None, config: Config | None = None) -> Any:
-        """A boto3 client for this endpoint (dummy credentials, path-style S3)."""
-        return make_client(service_name, self.endpoint_url, region or self.region, config)
+        """A boto3 client for this endpoint (its credentials, path-style S3)."""
+        return make_client(service_name, self.endpoint_url, region or self.region, self.credentials, config)
 
     def requests(self) -> dict[str, int]:
         """Requests received per operation (`glue:StartJobRun`, `s3:PutObject`, ...) since the last reset."""
@@ -151,3 +166,14 @@ class LocalAWS:
     def _stop_in_background(self) -> None:
         # Called from a request thread: the response must go out before the server stops.
         threading.Thread(target=self.stop, name="local-aws-stop").start()
+
+
+_WORK_DIR_PREFIX = "endpoint-"
+
+
+def _remove_work_dirs_of_dead_endpoints() -> None:
+    """Work directories are named `endpoint-<pid>-*`: those of gone processes were left by a kill."""
+    for path in runtime_dir().glob(f"{_WORK_DIR_PREFIX}*-*"):
+        with contextlib.suppress(ValueError):
+            if not process_alive(int(path.name.split("-")[1])):
+                shutil.rmtree(path, ignore_errors=True)
