@@ -1,21 +1,31 @@
 """AWS's per-operation quotas on the local endpoint, and our readers living within them."""
 
-from __future__ import annotations
-
 import subprocess
 import sys
+import threading
+import time
 import urllib.error
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from dagster_aws.pipes import PipesGlueClient
 
+from glue_pipes_project.aws import AwsClients
+from glue_pipes_project.cloudwatch_tail import CloudWatchTail
+from glue_pipes_project.deploy import deploy_project
 from glue_pipes_project.local_aws import LocalAWS
 from glue_pipes_project.local_aws.traffic import QuotaTable
+from glue_pipes_project.resources import GluePipesClientResource
+from tests.helpers import local_settings
 
 NO_RETRIES = Config(retries={"total_max_attempts": 1})
+SCRIPTS = Path(__file__).resolve().parent / "glue_scripts"
+PREFIX = "quota-"
 
 
 @pytest.fixture(scope="module")
@@ -129,3 +139,71 @@ def test_serve_refuses_a_bad_quota_spec() -> None:
         timeout=60,
     )
     assert completed.returncode == 2 and "service:Operation=calls per second" in completed.stderr
+
+
+# -- our readers under a quota ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def settings(aws: LocalAWS) -> Any:
+    settings = local_settings(
+        aws,
+        GLUE_PIPES_MANIFEST=str(SCRIPTS / "jobs.yaml"),
+        GLUE_PIPES_JOB_PREFIX=PREFIX,
+        GLUE_PIPES_S3_PREFIX="quota-tests",
+        GLUE_PIPES_DEPLOY_ON_RUN="false",
+    )
+    deploy_project(settings, AwsClients.connect(settings))
+    return settings
+
+
+def test_a_throttled_read_reads_nothing_and_the_next_one_resumes_where_it_was(aws: LocalAWS) -> None:
+    # As when botocore's retries are all throttled: the reader must not die, nor skip anything.
+    logs = aws.client("logs", config=NO_RETRIES)
+    logs.create_log_group(logGroupName="/quota/tail")
+    logs.create_log_stream(logGroupName="/quota/tail", logStreamName="s")
+    now_ms = int(time.time() * 1000)
+    events = [{"timestamp": now_ms + n, "message": f"line {n}"} for n in range(3)]
+    logs.put_log_events(logGroupName="/quota/tail", logStreamName="s", logEvents=events[:2])
+    tail = CloudWatchTail(logs, "/quota/tail", "s")
+    assert tail.read() == ["line 0", "line 1"]
+    logs.put_log_events(logGroupName="/quota/tail", logStreamName="s", logEvents=events[2:])
+    aws.inject_fault("logs:GetLogEvents", "ThrottlingException")
+    assert tail.read() == []
+    assert tail.read() == ["line 2"]
+
+
+def materialize_many(settings: Any, count: int) -> dict[str, Any]:
+    """One step running tests/glue_scripts/many.py; whether it succeeded and the messages it got."""
+    outcome: dict[str, Any] = {}
+
+    @dg.asset(name="many_messages")
+    def many_messages(context: dg.AssetExecutionContext, glue_pipes_client: PipesGlueClient):
+        arguments = {"--count": str(count), "--bursts": "4", "--pause": "0.5"}
+        params = {"JobName": PREFIX + "many", "Arguments": arguments}
+        invocation = glue_pipes_client.run(context=context, start_job_run_params=params)
+        outcome["messages"] = invocation.get_custom_messages()
+        return invocation.get_materialize_result()
+
+    resource = GluePipesClientResource(settings=settings)
+    result = dg.materialize([many_messages], resources={"glue_pipes_client": resource}, raise_on_error=False)
+    return {**outcome, "success": result.success}
+
+
+def test_concurrent_steps_under_a_tight_quota_lose_nothing_and_stay_within_it(
+    aws: LocalAWS, settings: Any, quotas: Any
+) -> None:
+    # Three steps at once, under GetLogEvents' strictest published quota (us-west-2, eu-west-1, ...).
+    quotas("logs:GetLogEvents=10")
+    count, outcomes = 400, [{} for _ in range(3)]
+    threads = [
+        threading.Thread(target=lambda o=o: o.update(materialize_many(settings, count)), daemon=True) for o in outcomes
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert [o.get("success") for o in outcomes] == [True] * 3
+    assert all(sorted(o["messages"]) == list(range(count)) for o in outcomes)
+    calls, throttled = aws.requests()["logs:GetLogEvents"], aws.throttled().get("logs:GetLogEvents", 0)
+    assert throttled <= 0.1 * calls, f"{throttled} of {calls} GetLogEvents calls were throttled"
