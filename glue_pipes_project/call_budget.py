@@ -39,14 +39,15 @@ THROTTLING_CODES = frozenset({"ThrottlingException", "Throttling", "RequestLimit
 
 @dataclass(frozen=True)
 class BudgetPolicy:
-    # The strictest published GetLogEvents quota (10 per second in us-west-2, eu-west-1, ...).
-    initial_rate: float = 10.0
-    min_rate: float = 0.2
+    # Below the strictest published GetLogEvents quota (10 per second in us-west-2, eu-west-1, ...):
+    # calls reserved 1/rate apart do not all leave 1/rate apart on a busy machine.
+    initial_rate: float = 8.0
+    min_rate: float = 0.5
     max_rate: float = 50.0
-    # While callers wait for slots, the rate grows this much per second (AWS's higher quotas are found
-    # within a minute or so; under a quota a throttle comes rarely).
-    increase_per_second: float = 0.2
-    decrease_factor: float = 0.5
+    # While callers wait for slots, the rate grows this much per second (AWS's 25 per second is found
+    # within 20 s; under a quota, a throttle comes every several seconds and costs a quarter of the rate).
+    increase_per_second: float = 1.0
+    decrease_factor: float = 0.75
     # A budget nobody used for this long starts again from `initial_rate`.
     forget_after_seconds: float = 60.0
 
@@ -57,11 +58,21 @@ class _State:
     next_slot: float  # wall-clock time of the next free slot
     touched: float
     last_decrease: float
+    window_start: float  # calls let go since then, to tell whether the rate is what limits them
+    window_calls: float
 
-    _FORMAT = "4d"
+    _FORMAT = "6d"
 
     def pack(self) -> bytes:
-        return struct.pack(self._FORMAT, self.rate, self.next_slot, self.touched, self.last_decrease)
+        return struct.pack(
+            self._FORMAT,
+            self.rate,
+            self.next_slot,
+            self.touched,
+            self.last_decrease,
+            self.window_start,
+            self.window_calls,
+        )
 
     @classmethod
     def unpack(cls, data: bytes) -> _State | None:
@@ -100,7 +111,7 @@ class CallBudget:
     def __init__(self, state: _SharedState, policy: BudgetPolicy) -> None:
         self._state = state
         self.policy = policy
-        self._reserved = threading.local()  # the slot of this thread's call in flight
+        self._released = threading.local()  # when this thread's call in flight was let go
 
     @classmethod
     def attach(cls, client: Any, operation: str, policy: BudgetPolicy | None = None) -> CallBudget:
@@ -119,30 +130,44 @@ class CallBudget:
         return budget
 
     def acquire(self) -> None:
-        """Wait for this call's slot."""
-        now = time.time()
-        with self._state.locked(self._fresh(now), self.policy.forget_after_seconds) as state:
-            slot = max(now, state.next_slot)
-            if slot > now:  # callers are waiting: probe for a higher rate
-                grown = state.rate + self.policy.increase_per_second * min(now - state.touched, 1.0)
-                state.rate = min(self.policy.max_rate, grown)
-            state.next_slot = slot + 1.0 / state.rate
-            state.touched = now
-        self._reserved.slot = slot
-        time.sleep(max(0.0, slot - now))
+        """Wait for this call's slot; if the rate dropped meanwhile, queue again at the new rate."""
+        reserved_at: float | None = None
+        while True:
+            now = time.time()
+            with self._state.locked(self._fresh(now), self.policy.forget_after_seconds) as state:
+                if reserved_at is not None and state.last_decrease < reserved_at:
+                    self._count_and_grow(state, now)
+                    self._released.at = now
+                    return
+                slot = max(now, state.next_slot)
+                state.next_slot = slot + 1.0 / state.rate
+                state.touched = now
+            reserved_at = now
+            time.sleep(max(0.0, slot - now))
+
+    def _count_and_grow(self, state: _State, now: float) -> None:
+        """Additive increase, once a second, only if calls went out at (nearly) the full rate."""
+        state.window_calls += 1
+        elapsed = now - state.window_start
+        if elapsed < 1.0:
+            return
+        if state.window_calls / elapsed >= 0.8 * state.rate:
+            state.rate = min(self.policy.max_rate, state.rate + self.policy.increase_per_second * min(elapsed, 2.0))
+        state.window_start, state.window_calls = now, 0.0
 
     def throttled(self) -> None:
-        """A call was throttled: lower the rate, unless the call was scheduled before the last decrease."""
+        """A call was throttled: lower the rate, unless the call was already on its way when it was lowered."""
         now = time.time()
-        slot = getattr(self._reserved, "slot", now)
+        released = getattr(self._released, "at", now)
         with self._state.locked(self._fresh(now), self.policy.forget_after_seconds) as state:
-            if slot < state.last_decrease:
-                return  # sent at the old rate: the decrease that answers it is made
+            if released < state.last_decrease:
+                return  # the decrease that answers it is made
             state.rate = max(self.policy.min_rate, state.rate * self.policy.decrease_factor)
             state.last_decrease = now
             # Everyone pauses for a slot or two, jittered, so waiting processes do not retry in step.
             state.next_slot = max(state.next_slot, now) + random.uniform(1.0, 2.0) / state.rate
             state.touched = now
+            state.window_start, state.window_calls = now, 0.0
 
     def rate(self) -> float:
         now = time.time()
@@ -150,7 +175,14 @@ class CallBudget:
             return state.rate
 
     def _fresh(self, now: float) -> _State:
-        return _State(rate=self.policy.initial_rate, next_slot=now, touched=now, last_decrease=0.0)
+        return _State(
+            rate=self.policy.initial_rate,
+            next_slot=now,
+            touched=now,
+            last_decrease=0.0,
+            window_start=now,
+            window_calls=0.0,
+        )
 
     def _before_send(self, **_: Any) -> None:
         self.acquire()  # returns None: botocore sends the request
