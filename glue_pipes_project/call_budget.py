@@ -8,10 +8,11 @@ therefore kept in a small file that every process locks for each call:
 - calls are spaced ``1 / rate`` apart, machine-wide, each waiting for its reserved slot, so readers
   share the budget first come, first served (a step's latency grows smoothly with the number of
   steps instead of turning into throttling);
-- the rate adapts to what AWS allows (AIMD): it grows slowly while callers are waiting for it, and
-  halves when a call scheduled at the current rate is throttled, pausing everyone briefly with
-  jitter. Other machines (or any other client) sharing the account show up only as throttling,
-  and that is what the rate reacts to.
+- the rate adapts to what AWS allows (AIMD): it grows by a call per second each second while calls
+  go out at the full rate, and drops by a quarter when a call sent at the current rate is throttled,
+  pausing everyone briefly with jitter; callers that reserved a slot before the drop queue again at
+  the new rate. Other machines (or any other client) sharing the account show up only as
+  throttling, and that is what the rate reacts to.
 
 ``CallBudget.attach`` hooks the budget into a boto3 client for one operation: every attempt waits
 for its slot, including botocore's own retries, and every throttled attempt lowers the rate.
@@ -168,11 +169,6 @@ class CallBudget:
             state.next_slot = max(state.next_slot, now) + random.uniform(1.0, 2.0) / state.rate
             state.touched = now
             state.window_start, state.window_calls = now, 0.0
-
-    def rate(self) -> float:
-        now = time.time()
-        with self._state.locked(self._fresh(now), self.policy.forget_after_seconds) as state:
-            return state.rate
 
     def _fresh(self, now: float) -> _State:
         return _State(
