@@ -172,6 +172,16 @@ def benchmark_settings(endpoint_url: str, manifest: str) -> Settings:
     )
 
 
+def deploy_benchmark_jobs(endpoint_url: str, tmp: Path) -> str:
+    """Deploy glue_scripts/ (with the shipped S3 writer) to the endpoint; the manifest's path."""
+    scripts = tmp / "glue_scripts"
+    shutil.copytree(SCRIPTS, scripts)
+    shutil.copy(PROMPT_WRITER, scripts)
+    settings = benchmark_settings(endpoint_url, str(scripts / "jobs.yaml"))
+    deploy_project(settings, AwsClients.connect(settings))
+    return settings.manifest_path
+
+
 def in_child(spec: dict[str, Any]) -> dict[str, Any]:
     # A fresh process per measurement, so threads one client leaves behind cannot slow the next.
     completed = subprocess.run(
@@ -191,12 +201,8 @@ def main() -> None:
         return
 
     with LocalAWS() as aws, tempfile.TemporaryDirectory() as tmp:
-        scripts = Path(tmp) / "glue_scripts"
-        shutil.copytree(SCRIPTS, scripts)
-        shutil.copy(PROMPT_WRITER, scripts)
-        settings = benchmark_settings(aws.endpoint_url, str(scripts / "jobs.yaml"))
-        deploy_project(settings, AwsClients.connect(settings))
-        base = {"endpoint": aws.endpoint_url, "manifest": str(scripts / "jobs.yaml"), "repeat": args.repeat}
+        manifest = deploy_benchmark_jobs(aws.endpoint_url, Path(tmp))
+        base = {"endpoint": aws.endpoint_url, "manifest": manifest, "repeat": args.repeat}
 
         print("Step overhead (client.run beyond the script's own time; 0.3 s job), first-log latency")
         print(f"(median of {args.repeat}), and GetLogEvents calls in the 2 s after the step ended:\n")

@@ -40,7 +40,7 @@ class TailPolicy:
     # Idle polling cap for the messages stream (latency) and the log streams (less urgent). Every
     # poll is a GetLogEvents call, and CloudWatch allows about 10 per second per account and region.
     max_poll_seconds: float = 0.25
-    max_log_poll_seconds: float = 1.0
+    max_log_poll_seconds: float = 5.0
     # Only when a run ended without a Pipes ``closed`` message (killed, timed out, crashed before
     # opening Pipes): stop reading once its streams have been quiet this long, since CloudWatch may
     # still be ingesting its last lines.

@@ -248,7 +248,13 @@ def test_get_jobs_and_list_jobs_paginate(aws: LocalAWS) -> None:
     assert glue.list_jobs(Tags={"even": "True"})["JobNames"] == ["page-0", "page-2", "page-4"]
     with pytest.raises(glue.exceptions.InvalidInputException):
         glue.get_jobs(NextToken="not-a-token")
-    assert aws.client("glue").get_jobs()["Jobs"] != []  # the default region has its own jobs
+    default_glue = aws.client("glue")
+    default_region_job = create_job(default_glue, "s3://b/s.py")
+    default_region_jobs = [
+        job["Name"] for page in default_glue.get_paginator("get_jobs").paginate() for job in page["Jobs"]
+    ]
+    assert default_region_job in default_region_jobs
+    assert default_region_job not in paginated  # each region has its own jobs
 
 
 def test_tags_through_get_tags_tag_and_untag(aws: LocalAWS, glue: Any) -> None:

@@ -14,7 +14,7 @@ from .control import CONTROL_PREFIX, ControlApi
 from .glue_api import GlueApi
 from .operations import operation_of, signing_scope
 from .protocol import AwsError, json_error, json_response, xml_error
-from .traffic import FaultPlan, RequestCounter
+from .traffic import FaultPlan, QuotaEnforcer, RequestCounter
 
 GLUE_TARGET_PREFIX = "AWSGlue."
 _INTERNAL_ENVIRON_KEY = "HTTP_" + INTERNAL_HEADER.upper().replace("-", "_")
@@ -30,12 +30,14 @@ class EndpointApp:
         counter: RequestCounter,
         faults: FaultPlan,
         default_region: str,
+        quotas: QuotaEnforcer,
     ) -> None:
         self._glue = glue
         self._control = control
         self._counter = counter
         self._faults = faults
         self._default_region = default_region
+        self._quotas = quotas
         self._moto = DomainDispatcherApplication(create_backend_app)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -49,15 +51,21 @@ class EndpointApp:
                 error = AwsError(fault.error, fault.message, fault.status)
                 respond = json_error if environ.get("HTTP_X_AMZ_TARGET") else xml_error
                 return respond(error)(environ, start_response)
+            if not self._quotas.allows(operation, self._region(environ)):
+                self._counter.count_throttled(operation)
+                return _throttled(environ)(environ, start_response)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         operation_name = target.removeprefix(GLUE_TARGET_PREFIX)
         if target.startswith(GLUE_TARGET_PREFIX) and self._glue.owns(operation_name):
             return self._glue_response(environ, operation_name)(environ, start_response)
         return self._moto(environ, start_response)
 
-    def _glue_response(self, environ: dict[str, Any], operation: str) -> Response:
+    def _region(self, environ: dict[str, Any]) -> str:
         scope = signing_scope(environ)
-        region = scope[0] if scope else self._default_region
+        return scope[0] if scope else self._default_region
+
+    def _glue_response(self, environ: dict[str, Any], operation: str) -> Response:
+        region = self._region(environ)
         try:
             body = json.loads(Request(environ).get_data() or b"{}")
             return json_response(self._glue.handle(operation, region, body))
@@ -67,3 +75,10 @@ class EndpointApp:
             return json_error(AwsError("InvalidInputException", f"Missing required parameter {missing}"))
         except json.JSONDecodeError as error:
             return json_error(AwsError("SerializationException", str(error)))
+
+
+def _throttled(environ: dict[str, Any]) -> Response:
+    """A call over its quota, answered as AWS does: JSON services 400 ThrottlingException, S3 503 SlowDown."""
+    if environ.get("HTTP_X_AMZ_TARGET"):
+        return json_error(AwsError("ThrottlingException", "Rate exceeded"))
+    return xml_error(AwsError("SlowDown", "Please reduce your request rate.", 503))

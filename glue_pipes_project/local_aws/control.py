@@ -1,4 +1,4 @@
-"""The `/_glue_pipes/` control API: health, request counts, fault injection, forced run states, shutdown."""
+"""The `/_glue_pipes/` control API: health, request counts, faults, quotas, forced run states, shutdown."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from werkzeug.wrappers import Request, Response
 from .control_client import CONTROL_PREFIX, SERVICE_NAME
 from .glue_api import GlueApi
 from .glue_runs import STATES
-from .traffic import Fault, FaultPlan, RequestCounter
+from .traffic import Fault, FaultPlan, QuotaEnforcer, QuotaTable, RequestCounter
 
 
 class ControlApi:
@@ -22,12 +22,14 @@ class ControlApi:
         counter: RequestCounter,
         faults: FaultPlan,
         glue: GlueApi,
+        quotas: QuotaEnforcer,
         on_shutdown: Callable[[], None],
     ) -> None:
         self._endpoint_url = endpoint_url
         self._counter = counter
         self._faults = faults
         self._glue = glue
+        self._quotas = quotas
         self._on_shutdown = on_shutdown
 
     def handle(self, request: Request) -> Response:
@@ -40,8 +42,18 @@ class ControlApi:
             return _json({"service": SERVICE_NAME, "pid": os.getpid(), "endpoint_url": self._endpoint_url})
         if route == ("GET", "requests"):
             return _json(self._counter.snapshot())
+        if route == ("GET", "requests/throttled"):
+            return _json(self._counter.throttled())
         if route == ("DELETE", "requests"):
             self._counter.reset()
+            return _json({})
+        if route == ("GET", "quotas"):
+            table = self._quotas.table
+            return _json({"enforced": table is not None, **(table.to_dict() if table else {})})
+        if route == ("PUT", "quotas"):
+            return self._set_quotas(request)
+        if route == ("DELETE", "quotas"):
+            self._quotas.configure(None)
             return _json({})
         if route == ("POST", "faults"):
             return self._add_fault(request)
@@ -66,6 +78,16 @@ class ControlApi:
                 message=spec.get("message", "Injected fault"),
             )
         )
+        return _json({})
+
+    def _set_quotas(self, request: Request) -> Response:
+        spec = request.get_json(force=True, silent=True)
+        try:
+            if not isinstance(spec, dict) or not isinstance(spec.get("quotas"), str):
+                raise ValueError('expected {"quotas": "aws" | "service:Operation=TPS,..."}')
+            self._quotas.configure(QuotaTable.parse(spec["quotas"]))
+        except ValueError as error:
+            return _json({"message": str(error)}, status=400)
         return _json({})
 
     def _force_run_state(self, run_id: str, request: Request) -> Response:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -42,8 +44,23 @@ class ControlClient:
     def requests(self) -> dict[str, int]:
         return self._call("GET", "requests")
 
+    def throttled(self) -> dict[str, int]:
+        """Requests per operation answered with a quota throttle (counted in `requests()` too)."""
+        return self._call("GET", "requests/throttled")
+
     def reset_requests(self) -> None:
+        """Reset both the request and the throttled counts."""
         self._call("DELETE", "requests")
+
+    def set_quotas(self, quotas: str) -> None:
+        """Enforce per-operation quotas: `aws` (AWS's defaults), `service:Operation=TPS,...`, or both."""
+        self._call("PUT", "quotas", {"quotas": quotas})
+
+    def clear_quotas(self) -> None:
+        self._call("DELETE", "quotas")
+
+    def quotas(self) -> dict[str, Any]:
+        return self._call("GET", "quotas")
 
     def inject_fault(self, operation: str, error: str, count: int = 1, status: int = 400) -> None:
         self._call("POST", "faults", {"operation": operation, "error": error, "count": count, "status": status})
@@ -55,7 +72,9 @@ class ControlClient:
         self._call("POST", f"runs/{run_id}/state", {"state": state, "error_message": error_message})
 
     def shutdown(self) -> None:
-        self._call("POST", "shutdown")
+        # A stopping server may exit while its answer is still on the way; callers check it is gone.
+        with contextlib.suppress(http.client.IncompleteRead, http.client.RemoteDisconnected, ConnectionResetError):
+            self._call("POST", "shutdown")
 
     def _call(self, method: str, route: str, body: dict[str, Any] | None = None) -> Any:
         headers = {"Content-Type": "application/json"}

@@ -22,6 +22,7 @@ from .credentials import credentials_path
 from .runtime_dir import open_private, read_private, runtime_dir
 
 MINUTE_SECONDS_ENV = "GLUE_PIPES_LOCAL_MINUTE_SECONDS"
+QUOTAS_ENV = "GLUE_PIPES_LOCAL_QUOTAS"
 PORT_SETTING = "GLUE_PIPES_LOCAL_PORT"
 START_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 30.0
@@ -29,12 +30,17 @@ LOG_TAIL_LINES = 20
 _PROC = Path("/proc")
 
 
-def serve(port: int, host: str = "127.0.0.1") -> None:
-    """Run the endpoint in the foreground until SIGTERM/SIGINT or a control-API shutdown."""
+def serve(port: int, host: str = "127.0.0.1", quotas: str | None = None) -> None:
+    """Run the endpoint in the foreground until SIGTERM/SIGINT or a control-API shutdown.
+
+    `quotas` (default: the `GLUE_PIPES_LOCAL_QUOTAS` variable, else off) as `QuotaTable.parse` reads it.
+    """
     from .server import LocalAWS  # here, not at the top: clients of the daemon need no moto
+    from .traffic import QuotaTable
 
     minute_seconds = float(os.environ.get(MINUTE_SECONDS_ENV, "60"))
-    aws = LocalAWS(port=port, host=host, minute_seconds=minute_seconds).start()
+    table = QuotaTable.parse(os.environ.get(QUOTAS_ENV, "") if quotas is None else quotas)
+    aws = LocalAWS(port=port, host=host, minute_seconds=minute_seconds, quotas=table).start()
     stop_requested = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

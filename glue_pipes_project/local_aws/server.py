@@ -27,7 +27,7 @@ from .glue_api import GlueApi
 from .glue_runtime import GlueRuntime
 from .runner import Runner
 from .runtime_dir import runtime_dir
-from .traffic import FaultPlan, RequestCounter
+from .traffic import FaultPlan, QuotaEnforcer, QuotaTable, RequestCounter
 
 
 class _QuietRequestHandler(MotoRequestHandler):
@@ -49,12 +49,20 @@ class LocalAWS:
     `minute_seconds` is the length of an emulated minute, for Glue's `Timeout` (tests shorten it).
     Requests must be signed with `credentials` (fresh random ones per instance), which `start()`
     publishes in the user's private runtime directory for the project's clients to find.
+    `quotas` makes it throttle calls beyond per-operation rates as AWS does (`QuotaTable.aws()` for
+    AWS's defaults, or `QuotaTable.parse("logs:GetLogEvents=10")`); off by default.
     """
 
     def __init__(
-        self, port: int = 0, region: str = "us-east-1", minute_seconds: float = 60.0, host: str = "127.0.0.1"
+        self,
+        port: int = 0,
+        region: str = "us-east-1",
+        minute_seconds: float = 60.0,
+        host: str = "127.0.0.1",
+        quotas: QuotaTable | None = None,
     ) -> None:
         self.region = region
+        self._quotas = quotas
         self._port = port
         self._host = host
         self._minute_seconds = minute_seconds
@@ -100,8 +108,9 @@ class LocalAWS:
             self._minute_seconds,
         )
         counter, faults, glue = RequestCounter(), FaultPlan(), GlueApi(self._runner)
-        control = ControlApi(self.endpoint_url, counter, faults, glue, on_shutdown=self._stop_in_background)
-        app = EndpointApp(glue, control, counter, faults, self.region)
+        quotas = QuotaEnforcer(self._quotas)
+        control = ControlApi(self.endpoint_url, counter, faults, glue, quotas, on_shutdown=self._stop_in_background)
+        app = EndpointApp(glue, control, counter, faults, self.region, quotas)
         self._app = RequestGuard(app, self.credentials, self._host, self.port)
         publish(self.port, self.credentials)
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-aws", daemon=True)
@@ -133,6 +142,10 @@ class LocalAWS:
     def requests(self) -> dict[str, int]:
         """Requests received per operation (`glue:StartJobRun`, `s3:PutObject`, ...) since the last reset."""
         return self.control.requests()
+
+    def throttled(self) -> dict[str, int]:
+        """Requests per operation that were throttled for exceeding a quota (also in `requests()`)."""
+        return self.control.throttled()
 
     def reset_requests(self) -> None:
         self.control.reset_requests()
