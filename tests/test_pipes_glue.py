@@ -5,8 +5,11 @@ scenario runs against dagster-aws's ``PipesGlueClient`` and the test asserts the
 fix can be deleted the day upstream ships it.
 """
 
+import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -368,20 +371,72 @@ def test_a_retried_step_attaches_to_the_run_its_first_attempt_started(settings, 
 # -- stops ----------------------------------------------------------------------------------------
 
 
-def test_terminating_the_dagster_run_stops_the_glue_run(settings, release, glue):
+def run_in_own_process(settings, tmp_path: Path, job: str, arguments: dict[str, str]) -> subprocess.Popen:
+    """``dagster asset materialize`` of one Glue step, on a SQLite instance in ``tmp_path``."""
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path),
+        "GLUE_PIPES_ENDPOINT_URL": settings.endpoint_url,
+        "GLUE_PIPES_MANIFEST": settings.manifest_path,
+        "GLUE_PIPES_JOB_PREFIX": PREFIX,
+        "GLUE_PIPES_S3_PREFIX": settings.s3_prefix,
+        "GLUE_PIPES_DEPLOY_ON_RUN": "false",
+        "TEST_GLUE_JOB": PREFIX + job,
+        "TEST_GLUE_ARGUMENTS": json.dumps(arguments),
+    }
+    command = [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "--select", "glue_step"]
+    return subprocess.Popen(
+        [*command, "-f", str(Path(__file__).parent / "glue_step_location.py")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def run_with_release_key(glue, job: str, key: str) -> dict | None:
+    return next((r for r in runs_of(glue, job) if r.get("Arguments", {}).get("--release-key") == key), None)
+
+
+def test_terminating_the_dagster_run_stops_the_glue_run(settings, release, glue, tmp_path):
     arguments, _ = release
+    process = run_in_own_process(settings, tmp_path, "hold", arguments)
 
-    def interrupt_once_running():
-        wait_for_state(glue, "hold", {"RUNNING"})
-        time.sleep(0.3)
-        os.kill(os.getpid(), signal.SIGINT)  # what `dagster` does to a run worker on termination
+    def running() -> dict | None:
+        job_run = run_with_release_key(glue, "hold", arguments["--release-key"])
+        return job_run if job_run and job_run["JobRunState"] == "RUNNING" else None
 
-    threading.Thread(target=interrupt_once_running, daemon=True).start()
-    result = materialize(glue_asset("hold", arguments), ours(settings))
-    assert not result.success
-    job_run = runs_of(glue, "hold")[0]
-    assert job_run["JobRunState"] in {"STOPPING", "STOPPED"}
-    assert any(f"run {job_run['Id']} is STOPPED" in m for m in result.logs)
+    job_run = wait_until(running, 60, "the Glue run to run")
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)  # what `dagster` does to a run worker on termination
+    process.wait(60)
+    assert glue.get_job_run(JobName=PREFIX + "hold", RunId=job_run["Id"])["JobRun"]["JobRunState"] == "STOPPED"
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        (run,) = instance.get_runs()
+        logs = [entry.user_message for entry in instance.all_logs(run.run_id)]
+    assert any(f"run {job_run['Id']} is STOPPED" in m for m in logs)
+
+
+def test_terminating_while_the_first_get_job_run_is_throttled_stops_the_glue_run(
+    local_aws, settings, release, glue, tmp_path
+):
+    # Throttled, botocore backs the first GetJobRun off for seconds: the run id exists, but the
+    # client has not reported the launch yet.
+    arguments, _ = release
+    throttles = 5
+    local_aws.inject_fault("glue:GetJobRun", "ThrottlingException", count=throttles)
+    local_aws.reset_requests()
+    try:
+        process = run_in_own_process(settings, tmp_path, "hold", arguments)
+        wait_until(lambda: local_aws.requests().get("glue:GetJobRun"), 60, "the first GetJobRun")
+        get_job_run_calls = local_aws.requests()["glue:GetJobRun"]
+        process.send_signal(signal.SIGINT)
+    finally:
+        local_aws.clear_faults()
+    assert get_job_run_calls < throttles, "GetJobRun answered before the interrupt: not the window under test"
+    process.wait(60)
+    job_run = run_with_release_key(glue, "hold", arguments["--release-key"])
+    assert job_run is not None
+    assert glue.get_job_run(JobName=PREFIX + "hold", RunId=job_run["Id"])["JobRun"]["JobRunState"] == "STOPPED"
 
 
 def test_a_refused_stop_reports_glues_errors_where_upstream_raises_keyerror(settings, release, glue):
