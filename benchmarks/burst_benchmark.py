@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from dagster_aws.pipes import PipesGlueClient
 from pipes_benchmark import MESSAGE, PROMPT_WRITER, QUIET, SCRIPTS, benchmark_settings, clients_under_test
 
 from glue_pipes_project.aws import AwsClients
@@ -80,7 +81,7 @@ def floor_asset(count: int) -> dg.AssetsDefinition:
 
 def burst_asset(arguments: dict[str, str]) -> dg.AssetsDefinition:
     @dg.asset(name="bench")
-    def bench(context: dg.AssetExecutionContext, glue_pipes_client: dg.PipesClient):
+    def bench(context: dg.AssetExecutionContext, glue_pipes_client: PipesGlueClient):
         params = {"JobName": "bench_messages", "Arguments": arguments}
         return glue_pipes_client.run(context=context, start_job_run_params=params).get_materialize_result()
 
@@ -89,7 +90,7 @@ def burst_asset(arguments: dict[str, str]) -> dg.AssetsDefinition:
 
 def in_child(spec: dict[str, Any]) -> dict[str, Any]:
     completed = subprocess.run(
-        [sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True, check=True
+        [sys.executable, __file__, "--child", json.dumps(spec)], stdout=subprocess.PIPE, text=True, check=True
     )
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
