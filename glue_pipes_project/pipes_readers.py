@@ -129,7 +129,7 @@ class _ReaderSession:
 
     @property
     def run_label(self) -> str:
-        return f"Glue run {self.run_id}" if self.run_id else "the Glue run"
+        return f"Glue run {self.run_id or '(id not reported)'}"
 
 
 class LiveGlueReaderMixin:
