@@ -10,7 +10,9 @@ so assets read exactly like dagster-aws's documentation. On top of upstream (0.2
   the end;
 - retries StartJobRun on ``ConcurrentRunsExceededException`` with backoff up to a deadline;
 - attaches a retried step to the Glue run its earlier attempt started, if that run still runs;
-- stops the Glue run when the Dagster run is terminated, reading boto3's real ``Errors`` key;
+- stops the Glue run when the Dagster run is terminated, from the moment a run may exist (upstream
+  only once it polls), reading boto3's real ``Errors`` key;
+- warns in the step's log when one AWS call has been pending for long;
 - fails with the state, ``ErrorMessage``, the tail of the run's error log and links;
 - adds execution time, capacity, DPU-hours and estimated cost to the metadata;
 - resolves logical job names from jobs.yaml, and never mutates the caller's params.
