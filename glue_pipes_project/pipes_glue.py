@@ -10,7 +10,9 @@ so assets read exactly like dagster-aws's documentation. On top of upstream (0.2
   the end;
 - retries StartJobRun on ``ConcurrentRunsExceededException`` with backoff up to a deadline;
 - attaches a retried step to the Glue run its earlier attempt started, if that run still runs;
-- stops the Glue run when the Dagster run is terminated, reading boto3's real ``Errors`` key;
+- stops the Glue run when the Dagster run is terminated, from the moment a run may exist (upstream
+  only once it polls), reading boto3's real ``Errors`` key;
+- warns in the step's log when one AWS call has been pending for long;
 - fails with the state, ``ErrorMessage``, the tail of the run's error log and links;
 - adds execution time, capacity, DPU-hours and estimated cost to the metadata;
 - resolves logical job names from jobs.yaml, and never mutates the caller's params.
@@ -19,6 +21,7 @@ so assets read exactly like dagster-aws's documentation. On top of upstream (0.2
 from __future__ import annotations
 
 import copy
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -36,6 +39,7 @@ from dagster_pipes import DAGSTER_PIPES_MESSAGES_CLI_ARGUMENT, decode_param
 
 from glue_pipes_project.glue_costs import GlueRates, GlueUsage
 
+INTERRUPTS = (DagsterExecutionInterruptedError, KeyboardInterrupt)
 TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "STOPPED", "TIMEOUT", "ERROR", "EXPIRED"})
 # Our own run argument: which Dagster step started this Glue run, so a retry can find it.
 STEP_ARGUMENT = "--dagster-step"
@@ -63,6 +67,17 @@ class GlueRunPolicy:
     start_retry_timeout_seconds: float = 300.0
     stop_timeout_seconds: float = 30.0
     error_tail_lines: int = 30
+    # Warn in the step's log when a single AWS call has been pending this long.
+    slow_call_warning_seconds: float = 30.0
+
+
+@dataclass
+class _StartedRun:
+    """What the client knows of the Glue run it is starting, for stopping it when interrupted."""
+
+    run_id: str | None = None
+    # A StartJobRun call was made and not refused: a run may exist even without a known id.
+    attempted: bool = False
 
 
 class GluePipesClient(PipesGlueClient):
@@ -104,36 +119,28 @@ class GluePipesClient(PipesGlueClient):
             context_injector=self._context_injector,
             extras=extras,
         ) as session:
-            attached = self._active_run_of(job_name, step) if _is_retry(context) else None
-            if attached:
-                run_id = attached["Id"]
-                context.log.info(f"Attaching to Glue job {job_name} run {run_id}, started by an earlier attempt")
-                messages_params = _decoded(attached.get("Arguments", {}).get(DAGSTER_PIPES_MESSAGES_CLI_ARGUMENT))
-            else:
-                params["Arguments"].update(session.get_bootstrap_cli_arguments())
-                params["Arguments"][STEP_ARGUMENT] = step
-                run_id = self._start(context, params)
-                messages_params = {}
-            job_run = self._client.get_job_run(JobName=job_name, RunId=run_id)["JobRun"]
-            log_group = job_run.get("LogGroupName")
-            if log_group:
-                session.report_launched(
-                    {
-                        "extras": {
-                            "log_group": f"{log_group}/output",
-                            "log_stream": run_id,
-                            "glue_log_group": log_group,
-                            "messages_params": messages_params,
-                        }
-                    }
-                )
-            else:
-                context.log.warning(f"Glue job {job_name} has no CloudWatch log group: no live logs or messages")
+            started = _StartedRun()
+            # From the moment a Glue run may exist, a terminated Dagster run stops it.
             try:
-                job_run = self._wait(job_name, run_id, session)
-            except DagsterExecutionInterruptedError:
+                attached = self._active_run_of(job_name, step) if _is_retry(context) else None
+                if attached:
+                    started.run_id = attached["Id"]
+                    context.log.info(
+                        f"Attaching to Glue job {job_name} run {started.run_id}, started by an earlier attempt"
+                    )
+                    messages_params = _decoded(attached.get("Arguments", {}).get(DAGSTER_PIPES_MESSAGES_CLI_ARGUMENT))
+                else:
+                    params["Arguments"].update(session.get_bootstrap_cli_arguments())
+                    params["Arguments"][STEP_ARGUMENT] = step
+                    self._start(context, params, started)
+                    messages_params = {}
+                run_id = started.run_id
+                job_run = self._call(context, "GetJobRun", self._client.get_job_run, JobName=job_name, RunId=run_id)
+                self._report_launched(context, session, job_run["JobRun"], messages_params)
+                job_run = self._wait(context, job_name, run_id, session)
+            except INTERRUPTS:
                 if self.forward_termination:
-                    self._stop(context, job_name, run_id)
+                    self._stop_started(context, job_name, step, started)
                 raise
             if job_run["JobRunState"] != "SUCCEEDED":
                 raise self._failure(job_run)
@@ -143,13 +150,39 @@ class GluePipesClient(PipesGlueClient):
 
     # -- starting ------------------------------------------------------------------------------
 
-    def _start(self, context: OpExecutionContext | AssetExecutionContext, params: dict[str, Any]) -> str:
+    def _report_launched(
+        self,
+        context: OpExecutionContext | AssetExecutionContext,
+        session: PipesSession,
+        job_run: dict[str, Any],
+        messages_params: dict[str, Any],
+    ) -> None:
+        log_group = job_run.get("LogGroupName")
+        if not log_group:
+            context.log.warning(f"Glue job {job_run['JobName']} has no CloudWatch log group: no live logs or messages")
+            return
+        session.report_launched(
+            {
+                "extras": {
+                    "log_group": f"{log_group}/output",
+                    "log_stream": job_run["Id"],
+                    "glue_log_group": log_group,
+                    "messages_params": messages_params,
+                }
+            }
+        )
+
+    def _start(
+        self, context: OpExecutionContext | AssetExecutionContext, params: dict[str, Any], started: _StartedRun
+    ) -> None:
         deadline = time.monotonic() + self.policy.start_retry_timeout_seconds
         waits = self.policy.start_retry.intervals()
         while True:
+            started.attempted = True
             try:
-                run_id = self._client.start_job_run(**params)["JobRunId"]
+                started.run_id = self._call(context, "StartJobRun", self._client.start_job_run, **params)["JobRunId"]
             except self._client.exceptions.ConcurrentRunsExceededException as exc:
+                started.attempted = False  # refused: no run exists
                 wait = next(waits)
                 if time.monotonic() + wait > deadline:
                     raise Failure(
@@ -164,8 +197,8 @@ class GluePipesClient(PipesGlueClient):
                 context.log.info(f"Glue job {params['JobName']} is at MaxConcurrentRuns; retrying in {wait:.0f} s")
                 time.sleep(wait)
                 continue
-            context.log.info(f"Started AWS Glue job {params['JobName']} run: {run_id}")
-            return run_id
+            context.log.info(f"Started AWS Glue job {params['JobName']} run: {started.run_id}")
+            return
 
     def _active_run_of(self, job_name: str, step: str) -> dict[str, Any] | None:
         # Runs come newest first, and a job has at most MaxConcurrentRuns active ones: one page will do.
@@ -177,11 +210,14 @@ class GluePipesClient(PipesGlueClient):
 
     # -- waiting and stopping ------------------------------------------------------------------
 
-    def _wait(self, job_name: str, run_id: str, session: PipesSession) -> dict[str, Any]:
+    def _wait(
+        self, context: OpExecutionContext | AssetExecutionContext, job_name: str, run_id: str, session: PipesSession
+    ) -> dict[str, Any]:
         waits = self.policy.poll.intervals()
         script_closed = False
         while True:
-            job_run = self._client.get_job_run(JobName=job_name, RunId=run_id)["JobRun"]
+            job_run = self._call(context, "GetJobRun", self._client.get_job_run, JobName=job_name, RunId=run_id)
+            job_run = job_run["JobRun"]
             if job_run["JobRunState"] in TERMINAL_STATES:
                 return job_run
             if not script_closed and _sleep_unless(
@@ -192,6 +228,40 @@ class GluePipesClient(PipesGlueClient):
                 waits = self.policy.poll.intervals()
             elif script_closed:
                 time.sleep(next(waits))
+
+    def _call(
+        self,
+        context: OpExecutionContext | AssetExecutionContext,
+        operation: str,
+        call: Callable[..., Any],
+        **kwargs: Any,
+    ) -> Any:
+        """One AWS call, with a warning in the step's log when it stays pending for long."""
+        after = self.policy.slow_call_warning_seconds
+        warning = threading.Timer(
+            after,
+            lambda: context.log.warning(
+                f"Still waiting for AWS to answer {operation} after {after:g} s "
+                f"(throttled, or the endpoint is slow or unreachable)"
+            ),
+        )
+        warning.daemon = True
+        warning.start()
+        try:
+            return call(**kwargs)
+        finally:
+            warning.cancel()
+
+    def _stop_started(
+        self, context: OpExecutionContext | AssetExecutionContext, job_name: str, step: str, started: _StartedRun
+    ) -> None:
+        run_id = started.run_id
+        if run_id is None and started.attempted:
+            # Interrupted while StartJobRun was in flight: the run may exist without us knowing its id.
+            active = self._active_run_of(job_name, step)
+            run_id = active["Id"] if active else None
+        if run_id is not None:
+            self._stop(context, job_name, run_id)
 
     def _stop(self, context: OpExecutionContext | AssetExecutionContext, job_name: str, run_id: str) -> None:
         context.log.warning(f"Dagster run terminated: stopping Glue job {job_name} run {run_id}")

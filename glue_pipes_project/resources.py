@@ -46,6 +46,16 @@ class GluePipesClientResource(ConfigurableResourceFactory[PipesGlueClient]):
         default=5.0,
         description="after a run ends without a Pipes 'closed' message, read its logs until quiet this long",
     )
+    reader_stall_seconds: float = Field(
+        default=120.0,
+        description="after a run ends, fail the step if its message readers make no progress this long",
+    )
+    drain_progress_seconds: float = Field(
+        default=5.0, description="while messages still arrive after a run ended, log progress this often"
+    )
+    slow_aws_call_warning_seconds: float = Field(
+        default=30.0, description="warn in the step's log when one AWS call has been pending this long"
+    )
     dpu_hour_usd: float = Field(default=0.44, description="standard DPU-hour rate for the cost estimate")
     flex_dpu_hour_usd: float = Field(default=0.29, description="Flex DPU-hour rate for the cost estimate")
 
@@ -73,12 +83,17 @@ class GluePipesClientResource(ConfigurableResourceFactory[PipesGlueClient]):
             policy=GlueRunPolicy(
                 poll=Backoff(self.poll_initial_seconds, self.poll_max_seconds, factor=1.5),
                 start_retry_timeout_seconds=self.start_retry_timeout_seconds,
+                slow_call_warning_seconds=self.slow_aws_call_warning_seconds,
             ),
             rates=GlueRates(standard_dpu_hour_usd=self.dpu_hour_usd, flex_dpu_hour_usd=self.flex_dpu_hour_usd),
         )
 
     def _reader(self, clients: AwsClients) -> PipesMessageReader:
-        tail_policy = TailPolicy(settle_seconds=self.log_settle_seconds)
+        tail_policy = TailPolicy(
+            settle_seconds=self.log_settle_seconds,
+            stall_seconds=self.reader_stall_seconds,
+            progress_seconds=self.drain_progress_seconds,
+        )
         if self.message_reader == "s3":
             return GlueS3MessageReader(
                 bucket=self.settings.bucket, client=clients.s3, logs_client=clients.logs, tail_policy=tail_policy

@@ -5,8 +5,12 @@ scenario runs against dagster-aws's ``PipesGlueClient`` and the test asserts the
 fix can be deleted the day upstream ships it.
 """
 
+import json
 import os
+import re
 import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -25,10 +29,14 @@ from dagster_aws.pipes import (
 
 from glue_pipes_project.aws import AwsClients
 from glue_pipes_project.deploy import deploy_project
+from glue_pipes_project.local_aws import log_shipper
 from glue_pipes_project.pipes_glue import Backoff, GlueRunPolicy
+from glue_pipes_project.pipes_readers import CLOUDWATCH_EVENT_MAX_BYTES
 from glue_pipes_project.resources import GluePipesClientResource
 from tests.helpers import local_settings, wait_until
 
+MESSAGE = re.compile(r"^message (\d+)$")
+STEP_ENDS = {"STEP_SUCCESS", "STEP_FAILURE"}
 SCRIPTS = Path(__file__).resolve().parent / "glue_scripts"
 PREFIX = "pipes-"
 
@@ -184,6 +192,89 @@ def test_every_message_arrives_exactly_once_across_pages_and_chunks(settings, re
     delivered = upstream_sink["custom_messages"]
     # Upstream reads without startFromHead: its first page is the stream's tail, the head is lost.
     assert len(delivered) < count and min(delivered) > 0, "upstream reads the head now: drop CloudWatchTail"
+
+
+def step_end_index(entries: list) -> int:
+    return next(i for i, e in enumerate(entries) if e.dagster_event and e.dagster_event.event_type_value in STEP_ENDS)
+
+
+def test_a_burst_that_takes_longer_to_store_than_to_write_arrives_in_full_before_the_step_ends(settings, tmp_path):
+    # A SQLite instance stores a few hundred events per second: the script writes the burst in well
+    # under a second and the step delivers it for several more, longer than the stall window.
+    count = 1500
+    client = ours(settings, reader_stall_seconds=3.0, drain_progress_seconds=0.2)
+    threads_before = set(threading.enumerate())
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        result = materialize(glue_asset("many", {"--count": str(count), "--kind": "log"}), client, instance)
+        entries = instance.all_logs(result.run_id)
+        leftover = [t for t in threading.enumerate() if t not in threads_before and "local-aws" not in t.name]
+    assert result.success, result.get_step_failure_events()
+    end = step_end_index(entries)
+    before_end = [e for e in entries[:end] if MESSAGE.match(e.user_message or "")]
+    assert len(before_end) == count
+    assert not [e for e in entries[end:] if MESSAGE.match(e.user_message or "")], "events after the step ended"
+    assert not leftover, "a reader thread outlived its step"
+    (materialization,) = result.asset_materializations_for_node("glue_step")
+    assert materialization.metadata["sent"].value == count  # the script's own, not an implicit one
+    assert any("still draining" in (e.user_message or "") for e in entries[:end])
+
+
+def test_a_script_that_never_closes_pipes_fails_the_step_instead_of_an_implicit_success(settings, tmp_path):
+    client = ours(settings, log_settle_seconds=0.5)
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        result = materialize(glue_asset("lossy", {"--exit-without-closing": "yes"}), client, instance)
+    assert not result.success
+    (failure,) = result.get_step_failure_events()
+    text = failure.step_failure_data.user_failure_data.description
+    assert "never closed Dagster Pipes" in text and "incomplete" in text
+    assert not result.asset_materializations_for_node("glue_step")
+    assert any("lossy job started" in m for m in result.logs)
+
+
+@pytest.mark.parametrize("reader", ["cloudwatch", "s3"])
+def test_a_message_over_cloudwatchs_event_limit_fails_the_step_and_names_the_fixes(settings, reader, tmp_path):
+    assert log_shipper.MAX_EVENT_BYTES == CLOUDWATCH_EVENT_MAX_BYTES  # the local endpoint cuts where AWS does
+    size = 300_000
+    arguments = {"--metadata-bytes": str(size), "--writer": "s3" if reader == "s3" else "stdout"}
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        result = materialize(glue_asset("lossy", arguments), ours(settings, reader), instance)
+    if reader == "s3":  # the fix the message names: S3 chunks have no such limit
+        assert result.success
+        (materialization,) = result.asset_materializations_for_node("glue_step")
+        assert len(materialization.metadata["payload"].value) == size
+        return
+    assert not result.success
+    (failure,) = result.get_step_failure_events()
+    text = failure.step_failure_data.user_failure_data.description
+    assert "256 KB event size limit" in text and "glue_pipes_s3_client" in text and "smaller metadata" in text
+    assert not result.asset_materializations_for_node("glue_step")
+
+
+def test_readers_that_stop_making_progress_fail_the_step_instead_of_hanging_it(settings, release):
+    arguments, let_go = release
+    let_go()
+    client = ours(settings, reader_stall_seconds=1.0).create_resource(dg.build_init_resource_context())
+    # Every GetLogEvents call hangs, as against an endpoint that stopped answering.
+    unblock = threading.Event()
+    client._logs.meta.events.register("before-call.logs.GetLogEvents", lambda **_: unblock.wait(60))  # noqa: SLF001
+    try:
+        result = materialize(glue_asset("hold", arguments), client)
+    finally:
+        unblock.set()
+    assert not result.success
+    text = result.get_step_failure_events()[0].step_failure_data.user_failure_data.description
+    assert "stalled: no progress for 1 s after the run ended" in text
+
+
+def test_an_aws_call_pending_for_long_is_reported_in_the_steps_log(local_aws, settings):
+    # Throttled three times in a row, botocore backs one GetJobRun off for seconds.
+    local_aws.inject_fault("glue:GetJobRun", "ThrottlingException", count=3)
+    try:
+        result = materialize(glue_asset("many", {"--count": "1"}), ours(settings, slow_aws_call_warning_seconds=0.2))
+    finally:
+        local_aws.clear_faults()
+    assert result.success
+    assert any("Still waiting for AWS to answer GetJobRun after 0.2 s" in m for m in result.logs)
 
 
 def test_one_client_runs_jobs_in_a_row_without_mixing_their_messages_or_leaving_threads(settings, release):
@@ -368,20 +459,72 @@ def test_a_retried_step_attaches_to_the_run_its_first_attempt_started(settings, 
 # -- stops ----------------------------------------------------------------------------------------
 
 
-def test_terminating_the_dagster_run_stops_the_glue_run(settings, release, glue):
+def run_in_own_process(settings, tmp_path: Path, job: str, arguments: dict[str, str]) -> subprocess.Popen:
+    """``dagster asset materialize`` of one Glue step, on a SQLite instance in ``tmp_path``."""
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path),
+        "GLUE_PIPES_ENDPOINT_URL": settings.endpoint_url,
+        "GLUE_PIPES_MANIFEST": settings.manifest_path,
+        "GLUE_PIPES_JOB_PREFIX": PREFIX,
+        "GLUE_PIPES_S3_PREFIX": settings.s3_prefix,
+        "GLUE_PIPES_DEPLOY_ON_RUN": "false",
+        "TEST_GLUE_JOB": PREFIX + job,
+        "TEST_GLUE_ARGUMENTS": json.dumps(arguments),
+    }
+    command = [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "--select", "glue_step"]
+    return subprocess.Popen(
+        [*command, "-f", str(Path(__file__).parent / "glue_step_location.py")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def run_with_release_key(glue, job: str, key: str) -> dict | None:
+    return next((r for r in runs_of(glue, job) if r.get("Arguments", {}).get("--release-key") == key), None)
+
+
+def test_terminating_the_dagster_run_stops_the_glue_run(settings, release, glue, tmp_path):
     arguments, _ = release
+    process = run_in_own_process(settings, tmp_path, "hold", arguments)
 
-    def interrupt_once_running():
-        wait_for_state(glue, "hold", {"RUNNING"})
-        time.sleep(0.3)
-        os.kill(os.getpid(), signal.SIGINT)  # what `dagster` does to a run worker on termination
+    def running() -> dict | None:
+        job_run = run_with_release_key(glue, "hold", arguments["--release-key"])
+        return job_run if job_run and job_run["JobRunState"] == "RUNNING" else None
 
-    threading.Thread(target=interrupt_once_running, daemon=True).start()
-    result = materialize(glue_asset("hold", arguments), ours(settings))
-    assert not result.success
-    job_run = runs_of(glue, "hold")[0]
-    assert job_run["JobRunState"] in {"STOPPING", "STOPPED"}
-    assert any(f"run {job_run['Id']} is STOPPED" in m for m in result.logs)
+    job_run = wait_until(running, 60, "the Glue run to run")
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)  # what `dagster` does to a run worker on termination
+    process.wait(60)
+    assert glue.get_job_run(JobName=PREFIX + "hold", RunId=job_run["Id"])["JobRun"]["JobRunState"] == "STOPPED"
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        (run,) = instance.get_runs()
+        logs = [entry.user_message for entry in instance.all_logs(run.run_id)]
+    assert any(f"run {job_run['Id']} is STOPPED" in m for m in logs)
+
+
+def test_terminating_while_the_first_get_job_run_is_throttled_stops_the_glue_run(
+    local_aws, settings, release, glue, tmp_path
+):
+    # Throttled, botocore backs the first GetJobRun off for seconds: the run id exists, but the
+    # client has not reported the launch yet.
+    arguments, _ = release
+    throttles = 5
+    local_aws.inject_fault("glue:GetJobRun", "ThrottlingException", count=throttles)
+    local_aws.reset_requests()
+    try:
+        process = run_in_own_process(settings, tmp_path, "hold", arguments)
+        wait_until(lambda: local_aws.requests().get("glue:GetJobRun"), 60, "the first GetJobRun")
+        get_job_run_calls = local_aws.requests()["glue:GetJobRun"]
+        process.send_signal(signal.SIGINT)
+    finally:
+        local_aws.clear_faults()
+    assert get_job_run_calls < throttles, "GetJobRun answered before the interrupt: not the window under test"
+    process.wait(60)
+    job_run = run_with_release_key(glue, "hold", arguments["--release-key"])
+    assert job_run is not None
+    assert glue.get_job_run(JobName=PREFIX + "hold", RunId=job_run["Id"])["JobRun"]["JobRunState"] == "STOPPED"
 
 
 def test_a_refused_stop_reports_glues_errors_where_upstream_raises_keyerror(settings, release, glue):
