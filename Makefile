@@ -21,7 +21,8 @@ dev: $(VENV)/.synced
 	@$(VENV)/bin/glue-pipes local-aws run -- $(DAGSTER_DEV)
 
 test: $(VENV)/.synced
-	$(VENV)/bin/pytest
+	@# Four workers: most tests wait on Glue runs and polling, not on the CPU (2 cores are enough).
+	$(VENV)/bin/pytest -n 4
 
 check: $(VENV)/.synced
 	$(VENV)/bin/dg check defs

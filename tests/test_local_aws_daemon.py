@@ -224,7 +224,8 @@ def test_process_alive_tells_running_from_exited(proc: bool, tmp_path: Path, mon
         assert parent.stdout is not None
         zombie = int(parent.stdout.readline())
         assert daemon.process_alive(parent.pid)
-        assert not daemon.process_alive(zombie)
+        # The grandchild prints before it exits: give it the moment it needs to become a zombie.
+        wait_until(lambda: not daemon.process_alive(zombie), timeout=5, what="the exited grandchild to count as gone")
     finally:
         parent.kill()
         parent.wait()
