@@ -13,6 +13,7 @@ so assets read exactly like dagster-aws's documentation. On top of upstream (0.2
 - stops the Glue run when the Dagster run is terminated, from the moment a run may exist (upstream
   only once it polls), reading boto3's real ``Errors`` key;
 - warns in the step's log when one AWS call has been pending for long;
+- paces GetJobRun with the machine-wide adaptive budget the readers use for GetLogEvents;
 - fails with the state, ``ErrorMessage``, the tail of the run's error log and links;
 - adds execution time, capacity, DPU-hours and estimated cost to the metadata;
 - resolves logical job names from jobs.yaml, and never mutates the caller's params.
@@ -37,6 +38,7 @@ from dagster._core.pipes.utils import open_pipes_session
 from dagster_aws.pipes import PipesGlueClient
 from dagster_pipes import DAGSTER_PIPES_MESSAGES_CLI_ARGUMENT, decode_param
 
+from glue_pipes_project.call_budget import CallBudget
 from glue_pipes_project.glue_costs import GlueRates, GlueUsage
 
 INTERRUPTS = (DagsterExecutionInterruptedError, KeyboardInterrupt)
@@ -96,6 +98,9 @@ class GluePipesClient(PipesGlueClient):
         self._logs = logs_client or getattr(self._message_reader, "logs_client", None) or boto3.client("logs")
         self.policy = policy or GlueRunPolicy()
         self.rates = rates or GlueRates()
+        # Every step polls GetJobRun: pace them machine-wide and slow down on throttling, as the readers
+        # do for GetLogEvents, instead of letting botocore's retries absorb the throttles.
+        CallBudget.attach(self._client, "GetJobRun")
 
     def deployed_job_name(self, job_name: str) -> str:
         """The Glue name of a logical job; names not in jobs.yaml pass through unchanged."""

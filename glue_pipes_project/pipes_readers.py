@@ -52,6 +52,9 @@ class TailPolicy:
     # Idle polling cap for the messages stream (latency) and the log streams (less urgent). Every
     # poll is a GetLogEvents call, and CloudWatch allows about 10 per second per account and region.
     max_poll_seconds: float = 0.25
+    # The log streams start slower too: when many steps start at once, their first polls would
+    # otherwise queue in the shared GetLogEvents budget ahead of the message streams' (call_budget).
+    min_log_poll_seconds: float = 1.0
     max_log_poll_seconds: float = 5.0
     # Only when a run ended without a Pipes ``closed`` message (killed, timed out, crashed before
     # opening Pipes): stop reading once its streams have been quiet this long, since CloudWatch may
@@ -279,7 +282,7 @@ class LiveGlueReaderMixin:
             return
         sources = self._log_sources(session)
         delivery = session.delivery
-        poll = self.tail_policy.min_poll_seconds
+        poll = self.tail_policy.min_log_poll_seconds
         while delivery.is_open:
             was_closed = session.closed.is_set()
             read_any = False
@@ -292,7 +295,7 @@ class LiveGlueReaderMixin:
             if was_closed and not read_any:
                 return  # the run has ended and its streams are drained
             if read_any:
-                poll = self.tail_policy.min_poll_seconds
+                poll = self.tail_policy.min_log_poll_seconds
                 continue
             session.closed.wait(poll)  # the run's end wakes us for a final read at once
             poll = min(poll * 2, self.tail_policy.max_log_poll_seconds)
