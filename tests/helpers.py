@@ -2,15 +2,33 @@
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
+from glue_pipes_project.aws import AwsClients
+from glue_pipes_project.deploy import deploy_project
 from glue_pipes_project.local_aws import LocalAWS
 from glue_pipes_project.settings import Settings
+
+TEST_SCRIPTS = Path(__file__).resolve().parent / "glue_scripts"
 
 
 def local_settings(aws: LocalAWS, **overrides: str) -> Settings:
     """Settings as a user in local mode gets them, aimed at the test session's endpoint."""
     return Settings.from_env({"GLUE_PIPES_ENDPOINT_URL": aws.endpoint_url, **overrides})
+
+
+def deployed_test_jobs(aws: LocalAWS, job_prefix: str, s3_prefix: str) -> Settings:
+    """Settings for tests/glue_scripts/jobs.yaml, deployed once under its own job and S3 prefixes."""
+    settings = local_settings(
+        aws,
+        GLUE_PIPES_MANIFEST=str(TEST_SCRIPTS / "jobs.yaml"),
+        GLUE_PIPES_JOB_PREFIX=job_prefix,
+        GLUE_PIPES_S3_PREFIX=s3_prefix,
+        GLUE_PIPES_DEPLOY_ON_RUN="false",
+    )
+    deploy_project(settings, AwsClients.connect(settings))
+    return settings
 
 
 T = TypeVar("T")

@@ -28,30 +28,20 @@ from dagster_aws.pipes import (
 )
 
 from glue_pipes_project.aws import AwsClients
-from glue_pipes_project.deploy import deploy_project
 from glue_pipes_project.local_aws import log_shipper
 from glue_pipes_project.pipes_glue import Backoff, GlueRunPolicy
 from glue_pipes_project.pipes_readers import CLOUDWATCH_EVENT_MAX_BYTES
 from glue_pipes_project.resources import GluePipesClientResource
-from tests.helpers import local_settings, wait_until
+from tests.helpers import deployed_test_jobs, wait_until
 
 MESSAGE = re.compile(r"^message (\d+)$")
 STEP_ENDS = {"STEP_SUCCESS", "STEP_FAILURE"}
-SCRIPTS = Path(__file__).resolve().parent / "glue_scripts"
 PREFIX = "pipes-"
 
 
 @pytest.fixture(scope="module")
 def settings(local_aws):
-    settings = local_settings(
-        local_aws,
-        GLUE_PIPES_MANIFEST=str(SCRIPTS / "jobs.yaml"),
-        GLUE_PIPES_JOB_PREFIX=PREFIX,
-        GLUE_PIPES_S3_PREFIX="pipes-tests",
-        GLUE_PIPES_DEPLOY_ON_RUN="false",
-    )
-    deploy_project(settings, AwsClients.connect(settings))
-    return settings
+    return deployed_test_jobs(local_aws, PREFIX, "pipes-tests")
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import threading
 import time
 import urllib.error
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -15,16 +14,13 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from dagster_aws.pipes import PipesGlueClient
 
-from glue_pipes_project.aws import AwsClients
 from glue_pipes_project.cloudwatch_tail import CloudWatchTail
-from glue_pipes_project.deploy import deploy_project
 from glue_pipes_project.local_aws import LocalAWS
 from glue_pipes_project.local_aws.traffic import QuotaTable
 from glue_pipes_project.resources import GluePipesClientResource
-from tests.helpers import local_settings
+from tests.helpers import deployed_test_jobs
 
 NO_RETRIES = Config(retries={"total_max_attempts": 1})
-SCRIPTS = Path(__file__).resolve().parent / "glue_scripts"
 PREFIX = "quota-"
 
 
@@ -146,15 +142,7 @@ def test_serve_refuses_a_bad_quota_spec() -> None:
 
 @pytest.fixture(scope="module")
 def settings(aws: LocalAWS) -> Any:
-    settings = local_settings(
-        aws,
-        GLUE_PIPES_MANIFEST=str(SCRIPTS / "jobs.yaml"),
-        GLUE_PIPES_JOB_PREFIX=PREFIX,
-        GLUE_PIPES_S3_PREFIX="quota-tests",
-        GLUE_PIPES_DEPLOY_ON_RUN="false",
-    )
-    deploy_project(settings, AwsClients.connect(settings))
-    return settings
+    return deployed_test_jobs(aws, PREFIX, "quota-tests")
 
 
 def test_a_throttled_read_reads_nothing_and_the_next_one_resumes_where_it_was(aws: LocalAWS) -> None:
