@@ -517,6 +517,25 @@ def test_terminating_while_the_first_get_job_run_is_throttled_stops_the_glue_run
     assert glue.get_job_run(JobName=PREFIX + "hold", RunId=job_run["Id"])["JobRun"]["JobRunState"] == "STOPPED"
 
 
+def test_terminating_while_start_job_run_is_in_flight_stops_the_run_it_started(
+    local_aws, settings, release, glue, tmp_path
+):
+    # Glue starts the run, but its answer is late: the client is interrupted without knowing the id.
+    arguments, _ = release
+    local_aws.delay_response("glue:StartJobRun", 20)
+    try:
+        process = run_in_own_process(settings, tmp_path, "hold", arguments)
+        job_run = wait_until(
+            lambda: run_with_release_key(glue, "hold", arguments["--release-key"]), 60, "the run to be started"
+        )
+        process.send_signal(signal.SIGINT)
+        process.wait(60)
+    finally:
+        local_aws.clear_faults()
+    state = glue.get_job_run(JobName=PREFIX + "hold", RunId=job_run["Id"])["JobRun"]["JobRunState"]
+    assert state == "STOPPED"
+
+
 def test_a_refused_stop_reports_glues_errors_where_upstream_raises_keyerror(settings, release, glue):
     arguments, let_go = release
     let_go()

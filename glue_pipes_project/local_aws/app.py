@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -47,13 +48,20 @@ class EndpointApp:
             operation = operation_of(environ)
             self._counter.count(operation)
             fault = self._faults.take(operation)
-            if fault:
+            if fault and fault.error:
                 error = AwsError(fault.error, fault.message, fault.status)
                 respond = json_error if environ.get("HTTP_X_AMZ_TARGET") else xml_error
                 return respond(error)(environ, start_response)
             if not self._quotas.allows(operation, self._region(environ)):
                 self._counter.count_throttled(operation)
                 return _throttled(environ)(environ, start_response)
+            if fault:
+                body = self._dispatch(environ, start_response)  # the work is done before the answer is late
+                time.sleep(fault.delay_seconds)
+                return body
+        return self._dispatch(environ, start_response)
+
+    def _dispatch(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         operation_name = target.removeprefix(GLUE_TARGET_PREFIX)
         if target.startswith(GLUE_TARGET_PREFIX) and self._glue.owns(operation_name):

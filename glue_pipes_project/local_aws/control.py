@@ -67,15 +67,23 @@ class ControlApi:
 
     def _add_fault(self, request: Request) -> Response:
         spec = request.get_json(force=True, silent=True)
-        if not isinstance(spec, dict) or not spec.get("operation") or not spec.get("error"):
-            return _json({"message": 'expected {"operation": ..., "error": ..., "count"?, "status"?}'}, status=400)
+        if (
+            not isinstance(spec, dict)
+            or not spec.get("operation")
+            or not (spec.get("error") or float(spec.get("delay_seconds") or 0) > 0)
+        ):
+            return _json(
+                {"message": 'expected {"operation": ..., "error" or "delay_seconds": ..., "count"?, "status"?}'},
+                status=400,
+            )
         self._faults.add(
             Fault(
                 operation=spec["operation"],
-                error=spec["error"],
+                error=spec.get("error"),
                 remaining=int(spec.get("count", 1)),
                 status=int(spec.get("status", 400)),
                 message=spec.get("message", "Injected fault"),
+                delay_seconds=float(spec.get("delay_seconds") or 0),
             )
         )
         return _json({})

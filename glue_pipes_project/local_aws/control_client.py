@@ -65,6 +65,9 @@ class ControlClient:
     def inject_fault(self, operation: str, error: str, count: int = 1, status: int = 400) -> None:
         self._call("POST", "faults", {"operation": operation, "error": error, "count": count, "status": status})
 
+    def delay_response(self, operation: str, seconds: float, count: int = 1) -> None:
+        self._call("POST", "faults", {"operation": operation, "delay_seconds": seconds, "count": count})
+
     def clear_faults(self) -> None:
         self._call("DELETE", "faults")
 

@@ -154,6 +154,10 @@ class LocalAWS:
         """Make the next `count` client requests for `operation` fail with the AWS error code `error`."""
         self.control.inject_fault(operation, error, count, status)
 
+    def delay_response(self, operation: str, seconds: float, count: int = 1) -> None:
+        """Serve the next `count` requests for `operation`, then answer each `seconds` late (a slow network)."""
+        self.control.delay_response(operation, seconds, count)
+
     def clear_faults(self) -> None:
         self.control.clear_faults()
 

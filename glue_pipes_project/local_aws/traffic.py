@@ -41,11 +41,18 @@ class RequestCounter:
 
 @dataclass
 class Fault:
+    """Answer with the AWS error `error`; or, with no error, do the work and answer `delay_seconds` late.
+
+    A late answer is how a response lost in flight looks to a client: the call's effect exists (a
+    job run started) while the caller still waits for, and may never see, its result.
+    """
+
     operation: str
-    error: str
+    error: str | None
     remaining: int
     status: int = 400
     message: str = "Injected fault"
+    delay_seconds: float = 0.0
 
 
 class FaultPlan:
