@@ -1,5 +1,6 @@
 """The code location loads the same way through every entry point a user or a deployment uses."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -12,11 +13,11 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
-def run(*command: str, **env: str) -> subprocess.CompletedProcess:
+def run(*command: str, cwd: Path = ROOT, **env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("GLUE_PIPES_", "DAGSTER_CLOUD_"))}
     return subprocess.run(
         command,
-        cwd=ROOT,
+        cwd=cwd,
         env={**clean, "VIRTUAL_ENV": str(BIN.parent), **env},
         capture_output=True,
         text=True,
@@ -53,6 +54,18 @@ def test_a_broken_manifest_fails_the_load_naming_file_job_and_field(tmp_path):
     completed = run(str(BIN / "dagster"), "definitions", "validate", GLUE_PIPES_MANIFEST=str(jobs / "jobs.yaml"))
     assert completed.returncode != 0
     assert f"{jobs / 'jobs.yaml'}: job 'nightly', field 'timeout_minutes'" in completed.stdout + completed.stderr
+
+
+def test_dg_scaffolds_a_new_asset_into_defs_and_lists_it(tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(".venv", ".tools", ".git", ".dagster_home", "*cache*"))
+    scaffold = run(str(BIN / "dg"), "scaffold", "defs", "dagster.asset", "extra.py", cwd=project)
+    assert scaffold.returncode == 0, scaffold.stdout + scaffold.stderr
+    assert (project / "glue_pipes_project" / "defs" / "extra.py").is_file()
+    listed = run(str(BIN / "dg"), "list", "defs", "--json", cwd=project)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    keys = {asset["asset_key"] for asset in json.loads(listed.stdout[listed.stdout.index("{") :])["assets"]}
+    assert keys == {"extra", "glue_pipes_asset", "glue_pipes_s3_asset"}
 
 
 def test_dagster_cloud_yaml_names_the_same_location():

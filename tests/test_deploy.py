@@ -14,7 +14,7 @@ import dagster as dg
 import pytest
 
 from glue_pipes_project import cli
-from glue_pipes_project.deploy_job import GlueDeployResource, deploy_glue_jobs
+from glue_pipes_project.defs.glue.deploy_job import GlueDeployResource, deploy_glue_jobs
 from glue_pipes_project.settings import Settings, branch_id
 from tests.helpers import local_settings
 
@@ -347,7 +347,7 @@ def test_check_reports_an_object_replaced_with_its_own_checksum(local_aws, deplo
 
 
 def test_a_run_without_deploy_on_run_refuses_a_replaced_script(local_aws, deploy_env, capsys):
-    from glue_pipes_project.assets import glue_pipes_asset
+    from glue_pipes_project.defs.glue.glue_pipes_asset import glue_pipes_asset
     from glue_pipes_project.resources import GluePipesClientResource
 
     code, first = deploy(capsys)

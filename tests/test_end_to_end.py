@@ -8,7 +8,8 @@ import dagster as dg
 import pytest
 from dagster_aws.pipes import PipesGlueClient
 
-from glue_pipes_project.assets import glue_pipes_asset, glue_pipes_s3_asset
+from glue_pipes_project.defs.glue.glue_pipes_asset import glue_pipes_asset
+from glue_pipes_project.defs.glue.glue_pipes_s3_asset import glue_pipes_s3_asset
 from glue_pipes_project.resources import GluePipesClientResource
 from tests.helpers import local_settings
 
@@ -96,7 +97,7 @@ def test_a_failing_script_fails_the_step_with_its_exception(local_aws, tmp_path)
 def test_definitions_load_with_both_assets_and_resources():
     from glue_pipes_project.definitions import defs
 
-    repository = defs.get_repository_def()
+    repository = defs().get_repository_def()  # @dg.definitions: nothing is built until Dagster asks
     assert {key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()} == {
         "glue_pipes_asset",
         "glue_pipes_s3_asset",
