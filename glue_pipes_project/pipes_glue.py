@@ -30,11 +30,16 @@ from typing import Any
 from urllib.parse import quote
 
 import boto3
-from dagster import AssetExecutionContext, Failure, MetadataValue, OpExecutionContext
-from dagster._core.errors import DagsterExecutionInterruptedError
-from dagster._core.pipes.client import PipesClientCompletedInvocation
-from dagster._core.pipes.context import PipesSession
-from dagster._core.pipes.utils import open_pipes_session
+from dagster import (
+    AssetExecutionContext,
+    DagsterExecutionInterruptedError,
+    Failure,
+    MetadataValue,
+    OpExecutionContext,
+    PipesClientCompletedInvocation,
+    PipesSession,
+    open_pipes_session,
+)
 from dagster_aws.pipes import PipesGlueClient
 from dagster_pipes import DAGSTER_PIPES_MESSAGES_CLI_ARGUMENT, decode_param
 

@@ -28,12 +28,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from dagster import Failure
-from dagster._core.errors import DagsterExecutionInterruptedError
-from dagster._core.pipes.client import PipesLaunchedData, PipesParams
-from dagster._core.pipes.context import PipesMessageHandler
+from dagster import DagsterExecutionInterruptedError, Failure, PipesLaunchedData, PipesMessageHandler
 from dagster_aws.pipes import PipesCloudWatchMessageReader, PipesS3MessageReader
-from dagster_pipes import PIPES_PROTOCOL_VERSION_FIELD
+from dagster_pipes import PIPES_PROTOCOL_VERSION_FIELD, PipesParams
 
 from glue_pipes_project.cloudwatch_tail import CloudWatchTail
 

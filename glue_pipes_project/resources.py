@@ -10,15 +10,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from dagster import InitResourceContext
-
-# The factory form of ConfigurableResource: configured like one, hands the asset the object it builds.
-from dagster._config.pythonic_config import ConfigurableResourceFactory
-from dagster._core.pipes.client import PipesMessageReader
+from dagster import InitResourceContext, PipesMessageReader
 from dagster_aws.pipes import PipesGlueClient, PipesS3ContextInjector
 from pydantic import Field
 
 from glue_pipes_project.aws import AwsClients
+from glue_pipes_project.dagster_compat import ConfigurableResourceFactory
 from glue_pipes_project.deploy import deploy_project, load_project_manifest, verify_deployed_artifacts
 from glue_pipes_project.glue_costs import GlueRates
 from glue_pipes_project.naming import Naming

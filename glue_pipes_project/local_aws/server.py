@@ -13,7 +13,6 @@ from types import TracebackType
 from typing import Any
 
 from botocore.config import Config
-from moto.moto_server.werkzeug_app import MotoRequestHandler
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from .app import EndpointApp, StartResponse
@@ -25,6 +24,7 @@ from .credentials import EndpointCredentials, publish, remove_credentials_of_dea
 from .daemon import process_alive
 from .glue_api import GlueApi
 from .glue_runtime import GlueRuntime
+from .moto_compat import MotoRequestHandler
 from .runner import Runner
 from .runtime_dir import runtime_dir
 from .traffic import FaultPlan, QuotaEnforcer, QuotaTable, RequestCounter
