@@ -17,10 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from glue_pipes_project.artifacts import manifest_artifacts
 from glue_pipes_project.aws import AwsClients
-from glue_pipes_project.deploy import deploy_project, load_project_manifest
-from glue_pipes_project.glue_definitions import job_definition
+from glue_pipes_project.deploy.artifacts import manifest_artifacts
+from glue_pipes_project.deploy.job_definitions import job_definition
+from glue_pipes_project.deploy.plan import deploy_project, load_project_manifest
 from glue_pipes_project.local_aws import LocalAWS
 from glue_pipes_project.settings import Settings
 

@@ -33,7 +33,7 @@ from dagster_aws.pipes import (
 )
 
 from glue_pipes_project.aws import AwsClients
-from glue_pipes_project.deploy import deploy_project
+from glue_pipes_project.deploy.plan import deploy_project
 from glue_pipes_project.local_aws import LocalAWS
 from glue_pipes_project.local_aws.control_client import ControlClient
 from glue_pipes_project.resources import GluePipesClientResource

@@ -72,10 +72,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _deploy(args: argparse.Namespace) -> int:
     from glue_pipes_project.aws import AwsClients, LocalEndpointError
-    from glue_pipes_project.deploy import DeployError, deploy_project, load_project_manifest
-    from glue_pipes_project.deploy_report import ProgressPrinter, format_plan, format_summary
-    from glue_pipes_project.manifest import ManifestError
-    from glue_pipes_project.naming import Naming
+    from glue_pipes_project.deploy.manifest import ManifestError
+    from glue_pipes_project.deploy.naming import Naming
+    from glue_pipes_project.deploy.plan import DeployError, deploy_project, load_project_manifest
+    from glue_pipes_project.deploy.report import ProgressPrinter, format_plan, format_summary
 
     started = time.monotonic()
     settings = _settings()

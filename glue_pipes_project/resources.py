@@ -16,11 +16,11 @@ from pydantic import Field
 
 from glue_pipes_project.aws import AwsClients
 from glue_pipes_project.dagster_compat import ConfigurableResourceFactory
-from glue_pipes_project.deploy import deploy_project, load_project_manifest, verify_deployed_artifacts
-from glue_pipes_project.glue_costs import GlueRates
-from glue_pipes_project.naming import Naming
-from glue_pipes_project.pipes_glue import Backoff, GluePipesClient, GlueRunPolicy
-from glue_pipes_project.pipes_readers import GlueCloudWatchMessageReader, GlueS3MessageReader, TailPolicy
+from glue_pipes_project.deploy.naming import Naming
+from glue_pipes_project.deploy.plan import deploy_project, load_project_manifest, verify_deployed_artifacts
+from glue_pipes_project.pipes.client import Backoff, GlueRunPolicy, LiveGlueClient
+from glue_pipes_project.pipes.costs import GlueRates
+from glue_pipes_project.pipes.readers import GlueCloudWatchMessageReader, GlueS3MessageReader, TailPolicy
 from glue_pipes_project.settings import Settings
 
 
@@ -69,7 +69,7 @@ class GluePipesClientResource(ConfigurableResourceFactory[PipesGlueClient]):
         else:
             verify_deployed_artifacts(self.settings, clients, manifest)
         naming = Naming.from_settings(self.settings)
-        return GluePipesClient(
+        return LiveGlueClient(
             client=clients.glue,
             context_injector=PipesS3ContextInjector(
                 bucket=self.settings.bucket, client=clients.s3, key_prefix=naming.pipes_prefix

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from glue_pipes_project.aws import AwsClients
-from glue_pipes_project.deploy import deploy_project
+from glue_pipes_project.deploy.plan import deploy_project
 from glue_pipes_project.local_aws import LocalAWS
 from glue_pipes_project.settings import Settings
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from glue_pipes_project.artifacts import pipes_requires_python
-from glue_pipes_project.manifest import ManifestError, load_manifest
+from glue_pipes_project.deploy.artifacts import pipes_requires_python
+from glue_pipes_project.deploy.manifest import ManifestError, load_manifest
 
 GLUE_JOBS = Path(__file__).resolve().parent.parent / "glue_jobs"
 

@@ -29,8 +29,8 @@ from dagster_aws.pipes import (
 
 from glue_pipes_project.aws import AwsClients
 from glue_pipes_project.local_aws import log_shipper
-from glue_pipes_project.pipes_glue import Backoff, GlueRunPolicy
-from glue_pipes_project.pipes_readers import CLOUDWATCH_EVENT_MAX_BYTES
+from glue_pipes_project.pipes.client import Backoff, GlueRunPolicy
+from glue_pipes_project.pipes.readers import CLOUDWATCH_EVENT_MAX_BYTES
 from glue_pipes_project.resources import GluePipesClientResource
 from tests.helpers import deployed_test_jobs, wait_until
 

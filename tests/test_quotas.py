@@ -14,9 +14,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from dagster_aws.pipes import PipesGlueClient
 
-from glue_pipes_project.cloudwatch_tail import CloudWatchTail
 from glue_pipes_project.local_aws import LocalAWS
 from glue_pipes_project.local_aws.traffic import QuotaTable
+from glue_pipes_project.pipes.cloudwatch_tail import CloudWatchTail
 from glue_pipes_project.resources import GluePipesClientResource
 from tests.helpers import deployed_test_jobs
 

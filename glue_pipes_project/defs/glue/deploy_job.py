@@ -6,7 +6,7 @@ It runs the same code as ``glue-pipes deploy`` and reports what it changed as ou
 import dagster as dg
 
 from glue_pipes_project.aws import AwsClients
-from glue_pipes_project.deploy import deploy_project
+from glue_pipes_project.deploy.plan import deploy_project
 from glue_pipes_project.settings import Settings
 
 

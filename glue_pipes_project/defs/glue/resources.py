@@ -4,7 +4,7 @@ code location (not at import), so a bad setting or jobs.yaml fails the load with
 import dagster as dg
 
 from glue_pipes_project.defs.glue.deploy_job import GlueDeployResource
-from glue_pipes_project.deploy import load_project_manifest
+from glue_pipes_project.deploy.plan import load_project_manifest
 from glue_pipes_project.resources import GluePipesClientResource
 from glue_pipes_project.settings import Settings
 

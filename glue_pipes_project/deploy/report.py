@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from glue_pipes_project.deploy import Plan
+from glue_pipes_project.deploy.plan import Plan
 
 _ACTION_ORDER = {"upload": 0, "create": 0, "update": 1, "delete": 2, "unchanged": 3}
 

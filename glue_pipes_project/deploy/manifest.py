@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from glue_pipes_project.strict_yaml import StrictYamlReader, YamlInputError
+from glue_pipes_project.deploy.strict_yaml import StrictYamlReader, YamlInputError
 
 # Python each Glue runtime gives a script (AWS Glue release notes).
 GLUE_PYTHON = {

@@ -32,7 +32,7 @@ from dagster import DagsterExecutionInterruptedError, Failure, PipesLaunchedData
 from dagster_aws.pipes import PipesCloudWatchMessageReader, PipesS3MessageReader
 from dagster_pipes import PIPES_PROTOCOL_VERSION_FIELD, PipesParams
 
-from glue_pipes_project.cloudwatch_tail import CloudWatchTail
+from glue_pipes_project.pipes.cloudwatch_tail import CloudWatchTail
 
 # CloudWatch Logs cuts a log event at 256 KB, 26 of them reserved for the event's own overhead.
 CLOUDWATCH_EVENT_MAX_BYTES = 256 * 1024 - 26

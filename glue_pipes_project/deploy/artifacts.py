@@ -17,7 +17,7 @@ from pathlib import Path
 
 import dagster_pipes
 
-from glue_pipes_project.manifest import Manifest
+from glue_pipes_project.deploy.manifest import Manifest
 
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 

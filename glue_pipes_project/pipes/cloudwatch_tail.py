@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from glue_pipes_project.call_budget import CallBudget
+from glue_pipes_project.pipes.call_budget import CallBudget
 
 
 class CloudWatchTail:

@@ -3,7 +3,7 @@
 Still a ``PipesGlueClient`` with the same ``run(context=..., start_job_run_params=..., extras=...)``,
 so assets read exactly like dagster-aws's documentation. On top of upstream (0.29) it:
 
-- reports the launched run at once, so the live readers (``pipes_readers``) stream messages and
+- reports the launched run at once, so the live readers (``pipes.readers``) stream messages and
   logs while the job runs, from a failed run too;
 - polls GetJobRun fast at first and backs off to a cap (upstream: a fixed 5 s), goes back to fast
   polling once the script has closed Pipes, and treats every terminal state, EXPIRED included, as
@@ -43,8 +43,8 @@ from dagster import (
 from dagster_aws.pipes import PipesGlueClient
 from dagster_pipes import DAGSTER_PIPES_MESSAGES_CLI_ARGUMENT, decode_param
 
-from glue_pipes_project.call_budget import CallBudget
-from glue_pipes_project.glue_costs import GlueRates, GlueUsage
+from glue_pipes_project.pipes.call_budget import CallBudget
+from glue_pipes_project.pipes.costs import GlueRates, GlueUsage
 
 INTERRUPTS = (DagsterExecutionInterruptedError, KeyboardInterrupt)
 TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "STOPPED", "TIMEOUT", "ERROR", "EXPIRED"})
@@ -87,7 +87,7 @@ class _StartedRun:
     attempted: bool = False
 
 
-class GluePipesClient(PipesGlueClient):
+class LiveGlueClient(PipesGlueClient):
     def __init__(
         self,
         *,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from glue_pipes_project.manifest import COMMAND_PYTHON_VERSION, Job
+from glue_pipes_project.deploy.manifest import COMMAND_PYTHON_VERSION, Job
 
 DEFAULT_WORKER_TYPE = "G.1X"
 DEFAULT_NUMBER_OF_WORKERS = 2

@@ -15,12 +15,12 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
-from glue_pipes_project.artifact_integrity import ArtifactVerifier, deployed_artifact_keys, s3_checksum
-from glue_pipes_project.artifacts import Artifact, manifest_artifacts, pipes_artifact, pipes_requires_python
 from glue_pipes_project.aws import AwsClients
-from glue_pipes_project.glue_definitions import changed_fields, job_definition
-from glue_pipes_project.manifest import Manifest, ManifestError, load_manifest
-from glue_pipes_project.naming import ENVIRONMENT_TAG, MANAGED_TAG, MANAGED_VALUE, Naming
+from glue_pipes_project.deploy.artifact_integrity import ArtifactVerifier, deployed_artifact_keys, s3_checksum
+from glue_pipes_project.deploy.artifacts import Artifact, manifest_artifacts, pipes_artifact, pipes_requires_python
+from glue_pipes_project.deploy.job_definitions import changed_fields, job_definition
+from glue_pipes_project.deploy.manifest import Manifest, ManifestError, load_manifest
+from glue_pipes_project.deploy.naming import ENVIRONMENT_TAG, MANAGED_TAG, MANAGED_VALUE, Naming
 from glue_pipes_project.settings import Settings
 
 BATCH_GET_JOBS_LIMIT = 25
