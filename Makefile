@@ -12,7 +12,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 # What `make dev` serves the UI with (e.g. DAGSTER_DEV="$(VENV)/bin/dagster dev -p 3001").
 DAGSTER_DEV ?= $(VENV)/bin/dagster dev
 
-.PHONY: dev test check deploy stop-local clean
+.PHONY: dev test check typecheck deploy stop-local clean
 
 dev: $(VENV)/.synced
 	@mkdir -p $(DAGSTER_HOME)
@@ -24,9 +24,12 @@ test: $(VENV)/.synced
 	@# Four workers: most tests wait on Glue runs and polling, not on the CPU (2 cores are enough).
 	$(VENV)/bin/pytest -n 4
 
-check: $(VENV)/.synced
+check: typecheck
 	$(VENV)/bin/dg check defs
 	$(VENV)/bin/dagster definitions validate
+
+typecheck: $(VENV)/.synced
+	$(VENV)/bin/mypy
 
 deploy: $(VENV)/.synced
 	$(VENV)/bin/glue-pipes deploy

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from dagster import InitResourceContext, PipesMessageReader
+from dagster import InitResourceContext, PipesMessageReader, get_dagster_logger
 from dagster_aws.pipes import PipesGlueClient, PipesS3ContextInjector
 from pydantic import Field
 
@@ -61,7 +61,7 @@ class GluePipesClientResource(ConfigurableResourceFactory[PipesGlueClient]):
         manifest = load_project_manifest(self.settings)
         if self.settings.deploy_on_run:
             summary = deploy_project(self.settings, clients, manifest=manifest).to_dict()
-            context.log.info(
+            (context.log or get_dagster_logger()).info(
                 f"Deployed glue_jobs/ to {clients.endpoint_url or 'AWS'}: "
                 f"{summary['files']['uploaded']} files uploaded, {summary['jobs']['created']} jobs created, "
                 f"{summary['jobs']['updated']} updated, {summary['jobs']['unchanged']} unchanged"

@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 from dagster import Config
 
@@ -96,7 +96,7 @@ class Settings(Config):
             role_arn = get("GLUE_PIPES_ROLE_ARN") or LOCAL_ROLE_ARN
         else:
             missing = [name for name in ("GLUE_PIPES_BUCKET", "GLUE_PIPES_ROLE_ARN") if not get(name)]
-            region = get("GLUE_PIPES_REGION") or get("AWS_REGION") or get("AWS_DEFAULT_REGION")
+            region = get("GLUE_PIPES_REGION") or get("AWS_REGION") or get("AWS_DEFAULT_REGION") or ""
             if not region:
                 missing.append("GLUE_PIPES_REGION (or AWS_REGION)")
             if missing:
@@ -131,8 +131,8 @@ class Settings(Config):
         read_timeout = _seconds(get, "GLUE_PIPES_AWS_READ_TIMEOUT", DEFAULT_AWS_READ_TIMEOUT)
 
         return cls(
-            mode=mode,
-            environment=environment,
+            mode=cast(Mode, mode),  # both checked against their Literal values above
+            environment=cast(Environment, environment),
             branch=branch,
             region=region,
             endpoint_url=get("GLUE_PIPES_ENDPOINT_URL"),

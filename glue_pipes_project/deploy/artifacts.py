@@ -60,7 +60,7 @@ def pipes_artifact() -> Artifact:
 
 def pipes_requires_python() -> str | None:
     """The lowest Python dagster-pipes supports (``"3.10"`` for ``>=3.10,<3.15``)."""
-    spec = metadata.metadata("dagster-pipes").get("Requires-Python") or ""
+    spec = (metadata.metadata("dagster-pipes").get_all("Requires-Python") or [""])[0]
     for clause in spec.split(","):
         clause = clause.strip()
         if clause.startswith(">="):

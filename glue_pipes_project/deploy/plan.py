@@ -28,6 +28,12 @@ MAX_GLUE_NAME = 255
 PARALLEL_CALLS = 8
 
 JobAction = Literal["create", "update", "unchanged", "delete"]
+_SUMMARY_KEYS: tuple[tuple[str, JobAction], ...] = (
+    ("created", "create"),
+    ("updated", "update"),
+    ("unchanged", "unchanged"),
+    ("deleted", "delete"),
+)
 
 
 class DeployError(RuntimeError):
@@ -106,15 +112,7 @@ class Plan:
                 "items": [f.to_dict() for f in self.files],
             },
             "jobs": {
-                **{
-                    key: len(self.jobs_by(action))
-                    for key, action in (
-                        ("created", "create"),
-                        ("updated", "update"),
-                        ("unchanged", "unchanged"),
-                        ("deleted", "delete"),
-                    )
-                },
+                **{key: len(self.jobs_by(action)) for key, action in _SUMMARY_KEYS},
                 "items": [j.to_dict() for j in self.jobs],
             },
         }
@@ -266,6 +264,7 @@ class Deployer:
     def _apply_job(self, change: JobChange) -> JobChange:
         glue = self.clients.glue
         if change.action == "create":
+            assert change.definition is not None  # the planner sets it for every create and update
             try:
                 glue.create_job(Name=change.name, Tags=self.naming.tags(), **change.definition)
             except glue.exceptions.AlreadyExistsException:

@@ -113,7 +113,7 @@ def _check_duplicate_keys(root: yaml.Node) -> None:
         if isinstance(node, yaml.SequenceNode):
             pending += [(child, (*path, index)) for index, child in enumerate(node.value)]
         elif isinstance(node, yaml.MappingNode):
-            seen: dict[tuple[str, str], int] = {}
+            seen: dict[tuple[str, Any], int] = {}
             for key_node, value_node in node.value:
                 key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
                 identity = (key_node.tag, key)  # "1" and 1 are different keys

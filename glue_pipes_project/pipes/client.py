@@ -145,6 +145,7 @@ class LiveGlueClient(PipesGlueClient):
                     self._start(context, params, started)
                     messages_params = {}
                 run_id = started.run_id
+                assert run_id is not None  # attached, or _start returned with an id
                 job_run = self._call(context, "GetJobRun", self._client.get_job_run, JobName=job_name, RunId=run_id)
                 self._report_launched(context, session, job_run["JobRun"], messages_params)
                 job_run = self._wait(context, job_name, run_id, session)

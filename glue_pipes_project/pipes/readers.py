@@ -26,11 +26,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from dagster import DagsterExecutionInterruptedError, Failure, PipesLaunchedData, PipesMessageHandler
 from dagster_aws.pipes import PipesCloudWatchMessageReader, PipesS3MessageReader
-from dagster_pipes import PIPES_PROTOCOL_VERSION_FIELD, PipesParams
+from dagster_pipes import PIPES_PROTOCOL_VERSION_FIELD, PipesMessage, PipesParams
 
 from glue_pipes_project.pipes.cloudwatch_tail import CloudWatchTail
 
@@ -360,7 +360,7 @@ def _handle_output_line(handler: PipesMessageHandler, session: _ReaderSession, l
     except ValueError:
         message = None
     if isinstance(message, dict) and PIPES_PROTOCOL_VERSION_FIELD in message:
-        handler.handle_message(message)
+        handler.handle_message(cast(PipesMessage, message))
         return True
     if message is None and line.startswith("{") and PIPES_PROTOCOL_VERSION_FIELD in line[:64]:
         session.lost = session.lost or _unreadable_message(session, line)
