@@ -8,13 +8,19 @@ downstream takes these clients and never asks which it got.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 
 from glue_pipes_project.settings import Settings
+
+if TYPE_CHECKING:  # stubs are a dev dependency: types only
+    from mypy_boto3_glue import GlueClient
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sts import STSClient
 
 # Standard retry mode backs off on throttling for every call, Glue and CloudWatch alike.
 _RETRIES = {"mode": "standard", "max_attempts": 8}
@@ -43,10 +49,10 @@ def _give_up_on_repeated_timeouts(attempts: int, caught_exception: Exception | N
 
 @dataclass(frozen=True)
 class AwsClients:
-    glue: Any
-    s3: Any
-    logs: Any
-    sts: Any
+    glue: GlueClient
+    s3: S3Client
+    logs: CloudWatchLogsClient
+    sts: STSClient
     region: str
     endpoint_url: str | None
 

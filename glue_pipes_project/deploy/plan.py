@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from botocore.exceptions import ClientError
 
@@ -26,6 +26,9 @@ from glue_pipes_project.settings import Settings
 BATCH_GET_JOBS_LIMIT = 25
 MAX_GLUE_NAME = 255
 PARALLEL_CALLS = 8
+
+if TYPE_CHECKING:  # job definitions are built from jobs.yaml as plain dicts; Glue's stubs type the call
+    from mypy_boto3_glue.type_defs import JobUpdateTypeDef
 
 JobAction = Literal["create", "update", "unchanged", "delete"]
 _SUMMARY_KEYS: tuple[tuple[str, JobAction], ...] = (
@@ -218,7 +221,7 @@ class Deployer:
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(names), BATCH_GET_JOBS_LIMIT):
             response = self.clients.glue.batch_get_jobs(JobNames=names[start : start + BATCH_GET_JOBS_LIMIT])
-            found.update({job["Name"]: job for job in response.get("Jobs", [])})
+            found.update({job["Name"]: cast(dict[str, Any], job) for job in response.get("Jobs", [])})
         return found
 
     def _prunable_jobs(self, keep: set[str]) -> list[str]:
@@ -269,9 +272,9 @@ class Deployer:
                 glue.create_job(Name=change.name, Tags=self.naming.tags(), **change.definition)
             except glue.exceptions.AlreadyExistsException:
                 # A concurrent deploy created it between plan and apply: converge instead of failing.
-                glue.update_job(JobName=change.name, JobUpdate=change.definition)
+                glue.update_job(JobName=change.name, JobUpdate=cast("JobUpdateTypeDef", change.definition))
         elif change.action == "update":
-            glue.update_job(JobName=change.name, JobUpdate=change.definition)
+            glue.update_job(JobName=change.name, JobUpdate=cast("JobUpdateTypeDef", change.definition))
         elif change.action == "delete":
             glue.delete_job(JobName=change.name)
         return change

@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import boto3
@@ -45,6 +45,9 @@ from dagster_pipes import DAGSTER_PIPES_MESSAGES_CLI_ARGUMENT, decode_param
 
 from glue_pipes_project.pipes.call_budget import CallBudget
 from glue_pipes_project.pipes.costs import GlueRates, GlueUsage
+
+if TYPE_CHECKING:
+    from mypy_boto3_glue.type_defs import JobRunTypeDef
 
 INTERRUPTS = (DagsterExecutionInterruptedError, KeyboardInterrupt)
 TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "STOPPED", "TIMEOUT", "ERROR", "EXPIRED"})
@@ -211,7 +214,7 @@ class LiveGlueClient(PipesGlueClient):
             context.log.info(f"Started AWS Glue job {params['JobName']} run: {started.run_id}")
             return
 
-    def _active_run_of(self, job_name: str, step: str) -> dict[str, Any] | None:
+    def _active_run_of(self, job_name: str, step: str) -> JobRunTypeDef | None:
         # Runs come newest first, and a job has at most MaxConcurrentRuns active ones: one page will do.
         for job_run in self._client.get_job_runs(JobName=job_name, MaxResults=200).get("JobRuns", []):
             arguments = job_run.get("Arguments") or {}
