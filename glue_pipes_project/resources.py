@@ -18,6 +18,7 @@ from glue_pipes_project.aws import AwsClients
 from glue_pipes_project.dagster_compat import ConfigurableResourceFactory
 from glue_pipes_project.deploy.naming import Naming
 from glue_pipes_project.deploy.plan import deploy_project, load_project_manifest, verify_deployed_artifacts
+from glue_pipes_project.glue_facts import FLEX_DPU_HOUR_USD, STANDARD_DPU_HOUR_USD
 from glue_pipes_project.pipes.client import Backoff, GlueRunPolicy, LiveGlueClient
 from glue_pipes_project.pipes.costs import GlueRates
 from glue_pipes_project.pipes.readers import GlueCloudWatchMessageReader, GlueS3MessageReader, TailPolicy
@@ -53,8 +54,10 @@ class GluePipesClientResource(ConfigurableResourceFactory[PipesGlueClient]):
     slow_aws_call_warning_seconds: float = Field(
         default=30.0, description="warn in the step's log when one AWS call has been pending this long"
     )
-    dpu_hour_usd: float = Field(default=0.44, description="standard DPU-hour rate for the cost estimate")
-    flex_dpu_hour_usd: float = Field(default=0.29, description="Flex DPU-hour rate for the cost estimate")
+    dpu_hour_usd: float = Field(
+        default=STANDARD_DPU_HOUR_USD, description="standard DPU-hour rate for the cost estimate"
+    )
+    flex_dpu_hour_usd: float = Field(default=FLEX_DPU_HOUR_USD, description="Flex DPU-hour rate for the cost estimate")
 
     def create_resource(self, context: InitResourceContext) -> PipesGlueClient:
         clients = AwsClients.connect(self.settings)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from glue_pipes_project.deploy.manifest import COMMAND_PYTHON_VERSION, Job
+from glue_pipes_project.deploy.manifest import Job
+from glue_pipes_project.glue_facts import COMMAND_PYTHON_VERSION
 
 DEFAULT_WORKER_TYPE = "G.1X"
 DEFAULT_NUMBER_OF_WORKERS = 2

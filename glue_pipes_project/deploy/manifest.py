@@ -14,23 +14,15 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from glue_pipes_project.deploy.strict_yaml import StrictYamlReader, YamlInputError
+from glue_pipes_project.glue_facts import (
+    COMMAND_PYTHON_VERSION,
+    GLUE_PYTHON,
+    MAX_DESCRIPTION,
+    MAX_TIMEOUT_MINUTES,
+    PYTHONSHELL_CAPACITIES,
+    WORKER_TYPES,
+)
 
-# Python each Glue runtime gives a script (AWS Glue release notes).
-GLUE_PYTHON = {
-    ("pythonshell", "3.0"): "3.9",
-    ("glueetl", "3.0"): "3.7",
-    ("glueetl", "4.0"): "3.10",
-    ("glueetl", "5.0"): "3.11",
-    ("glueetl", "5.1"): "3.11",
-}
-# The PythonVersion value Glue's API takes for each job type.
-COMMAND_PYTHON_VERSION = {"pythonshell": "3.9", "glueetl": "3"}
-WORKER_TYPES = ("G.025X", "G.1X", "G.2X", "G.4X", "G.8X")
-PYTHONSHELL_CAPACITIES = (0.0625, 1.0)
-# Glue's Timeout: "Jobs must have timeout values less than 7 days or 10080 minutes" (CreateJob API).
-MAX_TIMEOUT_MINUTES = 10080
-# Glue's Description: 0-2048 characters (CreateJob API, DescriptionString).
-MAX_DESCRIPTION = 2048
 # Glue's name limit is 255; deployed names get an environment prefix, so leave room for it.
 MAX_LOGICAL_NAME = 200
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

@@ -21,10 +21,10 @@ from glue_pipes_project.deploy.artifacts import Artifact, manifest_artifacts, pi
 from glue_pipes_project.deploy.job_definitions import changed_fields, job_definition
 from glue_pipes_project.deploy.manifest import Manifest, ManifestError, load_manifest
 from glue_pipes_project.deploy.naming import ENVIRONMENT_TAG, MANAGED_TAG, MANAGED_VALUE, Naming
+from glue_pipes_project.glue_facts import MAX_JOB_NAME
 from glue_pipes_project.settings import Settings
 
 BATCH_GET_JOBS_LIMIT = 25
-MAX_GLUE_NAME = 255
 PARALLEL_CALLS = 8
 
 if TYPE_CHECKING:  # job definitions are built from jobs.yaml as plain dicts; Glue's stubs type the call
@@ -196,9 +196,9 @@ class Deployer:
         """Glue's 255-character limit applies to the deployed name, prefix and branch included."""
         problems = [
             f"{manifest.path}: job {job!r}, field 'name': deployed as {len(name)} characters ({name[:40]}...); "
-            f"Glue allows {MAX_GLUE_NAME}: shorten the job name or GLUE_PIPES_JOB_PREFIX"
+            f"Glue allows {MAX_JOB_NAME}: shorten the job name or GLUE_PIPES_JOB_PREFIX"
             for job, name in ((job, self.naming.job_name(job)) for job in manifest.jobs)
-            if len(name) > MAX_GLUE_NAME
+            if len(name) > MAX_JOB_NAME
         ]
         if problems:
             raise ManifestError(problems)

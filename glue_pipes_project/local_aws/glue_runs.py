@@ -12,6 +12,7 @@ from typing import Any
 from .glue_jobs import LOG_GROUPS, run_capacity
 from .protocol import AwsError, epoch, without_none
 
+# Our own copy of Glue's states, on purpose: the client reads glue_facts.py, and the tests check one against the other.
 TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "TIMEOUT", "STOPPED", "ERROR", "EXPIRED"})
 STATES = TERMINAL_STATES | {"STARTING", "RUNNING", "STOPPING", "WAITING"}
 RUN_OVERRIDES = ("MaxCapacity", "WorkerType", "NumberOfWorkers")

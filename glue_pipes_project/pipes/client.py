@@ -43,6 +43,7 @@ from dagster import (
 from dagster_aws.pipes import PipesGlueClient
 from dagster_pipes import DAGSTER_PIPES_MESSAGES_CLI_ARGUMENT, decode_param
 
+from glue_pipes_project.glue_facts import TERMINAL_STATES
 from glue_pipes_project.pipes.call_budget import CallBudget
 from glue_pipes_project.pipes.costs import GlueRates, GlueUsage
 
@@ -50,7 +51,6 @@ if TYPE_CHECKING:
     from mypy_boto3_glue.type_defs import JobRunTypeDef
 
 INTERRUPTS = (DagsterExecutionInterruptedError, KeyboardInterrupt)
-TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "STOPPED", "TIMEOUT", "ERROR", "EXPIRED"})
 # Our own run argument: which Dagster step started this Glue run, so a retry can find it.
 STEP_ARGUMENT = "--dagster-step"
 

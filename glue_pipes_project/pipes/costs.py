@@ -9,14 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-WORKER_DPU = {"G.025X": 0.25, "G.1X": 1.0, "G.2X": 2.0, "G.4X": 4.0, "G.8X": 8.0}
-MINIMUM_BILLED_SECONDS = 60
+from glue_pipes_project.glue_facts import FLEX_DPU_HOUR_USD, MINIMUM_BILLED_SECONDS, STANDARD_DPU_HOUR_USD, WORKER_DPU
 
 
 @dataclass(frozen=True)
 class GlueRates:
-    standard_dpu_hour_usd: float = 0.44
-    flex_dpu_hour_usd: float = 0.29
+    standard_dpu_hour_usd: float = STANDARD_DPU_HOUR_USD
+    flex_dpu_hour_usd: float = FLEX_DPU_HOUR_USD
 
 
 @dataclass(frozen=True)
