@@ -9,8 +9,10 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
-# What `make dev` serves the UI with (e.g. DAGSTER_DEV="$(VENV)/bin/dagster dev -p 3001").
-DAGSTER_DEV ?= $(VENV)/bin/dagster dev
+# dg finds the project's environment as the active one.
+export VIRTUAL_ENV := $(CURDIR)/$(VENV)
+# What `make dev` serves the UI with (e.g. DAGSTER_DEV="$(VENV)/bin/dg dev -p 3001"; `dagster dev -w workspace.yaml` works too).
+DAGSTER_DEV ?= $(VENV)/bin/dg dev
 
 .PHONY: dev test check typecheck deploy stop-local clean
 
