@@ -1,5 +1,6 @@
 """The code location loads the same way through every entry point a user or a deployment uses."""
 
+import ast
 import json
 import os
 import shutil
@@ -66,6 +67,44 @@ def test_dg_scaffolds_a_new_asset_into_defs_and_lists_it(tmp_path):
     assert listed.returncode == 0, listed.stdout + listed.stderr
     keys = {asset["asset_key"] for asset in json.loads(listed.stdout[listed.stdout.index("{") :])["assets"]}
     assert keys == {"extra", "glue_pipes_asset", "glue_pipes_s3_asset"}
+
+
+CODE_VERSIONS = (
+    "from glue_pipes_project.definitions import defs\n"
+    "d = defs()\n"
+    "keys = ('glue_pipes_asset', 'glue_pipes_s3_asset')\n"
+    "print({k: d.get_assets_def(k).code_versions_by_key[dg.AssetKey(k)] for k in keys})"
+)
+
+
+def test_changing_a_scripts_bytes_changes_only_its_assets_code_version(tmp_path):
+    jobs = tmp_path / "glue_jobs"
+    shutil.copytree(ROOT / "glue_jobs", jobs)
+
+    def code_versions() -> dict:
+        completed = run(
+            sys.executable, "-c", "import dagster as dg\n" + CODE_VERSIONS, GLUE_PIPES_MANIFEST=str(jobs / "jobs.yaml")
+        )
+        assert completed.returncode == 0, completed.stderr
+        return ast.literal_eval(completed.stdout.strip().splitlines()[-1])
+
+    before = code_versions()
+    (jobs / "glue_pipes_s3_asset.py").write_bytes((jobs / "glue_pipes_s3_asset.py").read_bytes() + b"\n# changed\n")
+    after = code_versions()
+    assert after["glue_pipes_asset"] == before["glue_pipes_asset"]
+    assert after["glue_pipes_s3_asset"] != before["glue_pipes_s3_asset"]
+
+
+def test_an_asset_naming_a_job_missing_from_jobs_yaml_fails_the_load(tmp_path):
+    jobs = tmp_path / "glue_jobs"
+    shutil.copytree(ROOT / "glue_jobs", jobs)
+    manifest = (jobs / "jobs.yaml").read_text()
+    (jobs / "jobs.yaml").write_text(manifest[: manifest.index("  glue_pipes_s3_asset:")])
+    completed = run(str(BIN / "dagster"), "definitions", "validate", GLUE_PIPES_MANIFEST=str(jobs / "jobs.yaml"))
+    assert completed.returncode != 0
+    assert f"{jobs / 'jobs.yaml'}: no job 'glue_pipes_s3_asset' (jobs: glue_pipes_asset)" in (
+        completed.stdout + completed.stderr
+    )
 
 
 def test_dagster_cloud_yaml_names_the_same_location():

@@ -66,3 +66,15 @@ def pipes_requires_python() -> str | None:
         if clause.startswith(">="):
             return clause[2:].strip()
     return None
+
+
+def job_code_versions(manifest: Manifest) -> dict[str, str]:
+    """Per job, a hash of everything it runs (script, extra files, dagster-pipes): Dagster's code version,
+    so changing any of them marks the job's asset stale."""
+    artifacts = manifest_artifacts(manifest)
+    pipes = pipes_artifact().sha256
+    versions = {}
+    for name, job in manifest.jobs.items():
+        parts = [artifacts[job.script_path].sha256, *(artifacts[p].sha256 for p in job.extra_py_paths), pipes]
+        versions[name] = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+    return versions

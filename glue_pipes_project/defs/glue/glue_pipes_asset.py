@@ -8,9 +8,12 @@ at run time, several runs, post-processing of the result).
 import dagster as dg
 from dagster_aws.pipes import PipesGlueClient
 
+from glue_pipes_project.deploy.code_versions import code_version
+
 
 @dg.asset(
     description="Orders summary computed by the Glue job glue_pipes_asset; messages via CloudWatch Logs.",
+    code_version=code_version("glue_pipes_asset"),  # changes with the script, its extra files or dagster-pipes
     kinds={"glue", "python"},
 )
 def glue_pipes_asset(context: dg.AssetExecutionContext, glue_pipes_client: PipesGlueClient):
