@@ -107,10 +107,25 @@ def test_an_asset_naming_a_job_missing_from_jobs_yaml_fails_the_load(tmp_path):
     )
 
 
-def test_dagster_cloud_yaml_names_the_same_location():
+def test_every_declaration_of_the_code_location_names_the_same_location_and_module():
+    import tomllib
+
     import yaml
 
     (location,) = yaml.safe_load((ROOT / "dagster_cloud.yaml").read_text())["locations"]
     workspace = yaml.safe_load((ROOT / "workspace.yaml").read_text())["load_from"][0]["python_module"]
-    assert location["location_name"] == workspace["location_name"] == "glue_pipes_project"
-    assert location["code_source"]["module_name"] == workspace["module_name"] == "glue_pipes_project.definitions"
+    tool = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]
+    names = {
+        location["location_name"],
+        workspace["location_name"],
+        tool["dg"]["project"]["code_location_name"],
+        tool["dagster"]["code_location_name"],
+    }
+    modules = {
+        location["code_source"]["module_name"],
+        workspace["module_name"],
+        tool["dg"]["project"]["code_location_target_module"],
+        tool["dagster"]["module_name"],
+    }
+    assert names == {"glue_pipes_project"}
+    assert modules == {"glue_pipes_project.definitions"}
