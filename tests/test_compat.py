@@ -32,3 +32,14 @@ def test_moto_still_serves_its_wsgi_app_where_the_endpoint_takes_it():
     app = moto_compat.DomainDispatcherApplication(moto_compat.create_backend_app)
     assert callable(app)
     assert issubclass(moto_compat.MotoRequestHandler, WSGIRequestHandler)
+
+
+def test_the_step_key_is_still_reachable_from_an_asset_context():
+    seen: list[str] = []
+
+    @dg.asset
+    def some_asset(context: dg.AssetExecutionContext) -> None:
+        seen.append(dagster_compat.step_key(context.op_execution_context))
+
+    assert dg.materialize([some_asset]).success
+    assert seen == ["some_asset"]

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import boto3
 from dagster import (
     AssetExecutionContext,
     DagsterExecutionInterruptedError,
@@ -37,18 +36,23 @@ from dagster import (
     MetadataValue,
     OpExecutionContext,
     PipesClientCompletedInvocation,
+    PipesContextInjector,
+    PipesMessageReader,
     PipesSession,
     open_pipes_session,
 )
 from dagster_aws.pipes import PipesGlueClient
 from dagster_pipes import DAGSTER_PIPES_MESSAGES_CLI_ARGUMENT, decode_param
 
+from glue_pipes_project.dagster_compat import step_key
 from glue_pipes_project.glue_facts import TERMINAL_STATES
 from glue_pipes_project.pipes.call_budget import CallBudget
 from glue_pipes_project.pipes.costs import GlueRates, GlueUsage
 
 if TYPE_CHECKING:
+    from mypy_boto3_glue import GlueClient
     from mypy_boto3_glue.type_defs import JobRunTypeDef
+    from mypy_boto3_logs import CloudWatchLogsClient
 
 INTERRUPTS = (DagsterExecutionInterruptedError, KeyboardInterrupt)
 # Our own run argument: which Dagster step started this Glue run, so a retry can find it.
@@ -94,21 +98,33 @@ class LiveGlueClient(PipesGlueClient):
     def __init__(
         self,
         *,
+        client: GlueClient,
+        context_injector: PipesContextInjector,
+        message_reader: PipesMessageReader,
+        logs_client: CloudWatchLogsClient,
         job_names: Mapping[str, str] | None = None,
-        logs_client: Any = None,
         policy: GlueRunPolicy | None = None,
         rates: GlueRates | None = None,
-        **kwargs: Any,
+        forward_termination: bool = True,
     ):
-        super().__init__(**kwargs)
+        # Still a PipesGlueClient (the documented asset signature is true), but we keep our own
+        # references instead of relying on upstream's private attributes.
+        super().__init__(
+            context_injector=context_injector,
+            message_reader=message_reader,
+            client=client,
+            forward_termination=forward_termination,
+        )
+        self._glue = client
+        self._injector = context_injector
+        self._reader = message_reader
+        self._logs = logs_client
         self._job_names = dict(job_names or {})
-        # Both of our readers carry a CloudWatch client (the S3 reader's `client` is S3's).
-        self._logs = logs_client or getattr(self._message_reader, "logs_client", None) or boto3.client("logs")
         self.policy = policy or GlueRunPolicy()
         self.rates = rates or GlueRates()
         # Every step polls GetJobRun: pace them machine-wide and slow down on throttling, as the readers
         # do for GetLogEvents, instead of letting botocore's retries absorb the throttles.
-        CallBudget.attach(self._client, "GetJobRun")
+        CallBudget.attach(self._glue, "GetJobRun")
 
     def deployed_job_name(self, job_name: str) -> str:
         """The Glue name of a logical job; names not in jobs.yaml pass through unchanged."""
@@ -128,8 +144,8 @@ class LiveGlueClient(PipesGlueClient):
 
         with open_pipes_session(
             context=context,
-            message_reader=self._message_reader,
-            context_injector=self._context_injector,
+            message_reader=self._reader,
+            context_injector=self._injector,
             extras=extras,
         ) as session:
             started = _StartedRun()
@@ -149,7 +165,7 @@ class LiveGlueClient(PipesGlueClient):
                     messages_params = {}
                 run_id = started.run_id
                 assert run_id is not None  # attached, or _start returned with an id
-                job_run = self._call(context, "GetJobRun", self._client.get_job_run, JobName=job_name, RunId=run_id)
+                job_run = self._call(context, "GetJobRun", self._glue.get_job_run, JobName=job_name, RunId=run_id)
                 self._report_launched(context, session, job_run["JobRun"], messages_params)
                 job_run = self._wait(context, job_name, run_id, session)
             except INTERRUPTS:
@@ -194,8 +210,8 @@ class LiveGlueClient(PipesGlueClient):
         while True:
             started.attempted = True
             try:
-                started.run_id = self._call(context, "StartJobRun", self._client.start_job_run, **params)["JobRunId"]
-            except self._client.exceptions.ConcurrentRunsExceededException as exc:
+                started.run_id = self._call(context, "StartJobRun", self._glue.start_job_run, **params)["JobRunId"]
+            except self._glue.exceptions.ConcurrentRunsExceededException as exc:
                 started.attempted = False  # refused: no run exists
                 wait = next(waits)
                 if time.monotonic() + wait > deadline:
@@ -216,7 +232,7 @@ class LiveGlueClient(PipesGlueClient):
 
     def _active_run_of(self, job_name: str, step: str) -> JobRunTypeDef | None:
         # Runs come newest first, and a job has at most MaxConcurrentRuns active ones: one page will do.
-        for job_run in self._client.get_job_runs(JobName=job_name, MaxResults=200).get("JobRuns", []):
+        for job_run in self._glue.get_job_runs(JobName=job_name, MaxResults=200).get("JobRuns", []):
             arguments = job_run.get("Arguments") or {}
             if job_run["JobRunState"] not in TERMINAL_STATES and arguments.get(STEP_ARGUMENT) == step:
                 return job_run
@@ -230,7 +246,7 @@ class LiveGlueClient(PipesGlueClient):
         waits = self.policy.poll.intervals()
         script_closed = False
         while True:
-            job_run = self._call(context, "GetJobRun", self._client.get_job_run, JobName=job_name, RunId=run_id)
+            job_run = self._call(context, "GetJobRun", self._glue.get_job_run, JobName=job_name, RunId=run_id)
             job_run = job_run["JobRun"]
             if job_run["JobRunState"] in TERMINAL_STATES:
                 return job_run
@@ -279,7 +295,7 @@ class LiveGlueClient(PipesGlueClient):
 
     def _stop(self, context: OpExecutionContext | AssetExecutionContext, job_name: str, run_id: str) -> None:
         context.log.warning(f"Dagster run terminated: stopping Glue job {job_name} run {run_id}")
-        response = self._client.batch_stop_job_run(JobName=job_name, JobRunIds=[run_id])
+        response = self._glue.batch_stop_job_run(JobName=job_name, JobRunIds=[run_id])
         if not response.get("SuccessfulSubmissions"):
             errors = response.get("Errors") or []
             detail = "; ".join(
@@ -291,7 +307,7 @@ class LiveGlueClient(PipesGlueClient):
         deadline = time.monotonic() + self.policy.stop_timeout_seconds
         state = "STOPPING"
         while time.monotonic() < deadline:
-            state = self._client.get_job_run(JobName=job_name, RunId=run_id)["JobRun"]["JobRunState"]
+            state = self._glue.get_job_run(JobName=job_name, RunId=run_id)["JobRun"]["JobRunState"]
             if state in TERMINAL_STATES:
                 break
             time.sleep(0.5)
@@ -335,7 +351,7 @@ class LiveGlueClient(PipesGlueClient):
         return [event["message"] for event in response.get("events", [])]
 
     def _links(self, job_run: dict[str, Any]) -> dict[str, str]:
-        region = self._client.meta.region_name
+        region = self._glue.meta.region_name
         console = f"https://{region}.console.aws.amazon.com"
         links = {
             "AWS Glue Job Run URL": f"{console}/gluestudio/home?region={region}#/job/{quote(job_run['JobName'])}"
@@ -382,7 +398,7 @@ def _sleep_unless(seconds: float, condition: Callable[[], bool]) -> bool:
 def _step_marker(context: OpExecutionContext | AssetExecutionContext) -> str:
     op_context = context.op_execution_context if isinstance(context, AssetExecutionContext) else context
     run = op_context.run
-    return f"{run.root_run_id or run.run_id}:{op_context.get_step_execution_context().step.key}"
+    return f"{run.root_run_id or run.run_id}:{step_key(op_context)}"
 
 
 def _is_retry(context: OpExecutionContext | AssetExecutionContext) -> bool:

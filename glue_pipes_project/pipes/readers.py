@@ -30,7 +30,7 @@ from typing import Any, cast
 
 from dagster import DagsterExecutionInterruptedError, Failure, PipesLaunchedData, PipesMessageHandler
 from dagster_aws.pipes import PipesCloudWatchMessageReader, PipesS3MessageReader
-from dagster_pipes import PIPES_PROTOCOL_VERSION_FIELD, PipesMessage, PipesParams
+from dagster_pipes import PIPES_PROTOCOL_VERSION, PIPES_PROTOCOL_VERSION_FIELD, PipesMessage, PipesParams
 
 from glue_pipes_project.pipes.cloudwatch_tail import CloudWatchTail
 
@@ -174,7 +174,7 @@ class LiveGlueReaderMixin:
                 # last logs still help explain it.
                 session.closed.set()
                 if problem := self._drain(handler, session, threads):
-                    handler._context.log.warning(f"[pipes] {problem}")  # noqa: SLF001 - the step's context
+                    _step_log(handler, "WARNING", f"[pipes] {problem}")
                 raise
             session.closed.set()
             if problem := self._drain(handler, session, threads):
@@ -197,7 +197,6 @@ class LiveGlueReaderMixin:
     ) -> str | None:
         """Wait for the readers while they progress; why the result is incomplete, if it is."""
         policy = self.tail_policy
-        log = handler._context.log  # noqa: SLF001 - the handler's context is the step's
         delivery = session.delivery
         started = last_report = time.monotonic()
         reported = delivery.messages
@@ -213,9 +212,11 @@ class LiveGlueReaderMixin:
                     )
                 if now - last_report >= policy.progress_seconds:
                     rate = (delivery.messages - reported) / (now - last_report)
-                    log.info(
+                    _step_log(
+                        handler,
+                        "INFO",
                         f"[pipes] delivered {delivery.messages} messages of {session.run_label} so far "
-                        f"({rate:.0f}/s), still draining {now - started:.0f} s after the run ended"
+                        f"({rate:.0f}/s), still draining {now - started:.0f} s after the run ended",
                     )
                     last_report, reported = now, delivery.messages
         finally:
@@ -411,3 +412,13 @@ def _handle_json_line(handler: PipesMessageHandler, line: str) -> bool:
         return False
     handler.handle_message(json.loads(line))
     return True
+
+
+def _step_log(handler: PipesMessageHandler, level: str, text: str) -> None:
+    """Write to the step's log through the handler's public API: a Pipes ``log`` message, as a script sends."""
+    message: PipesMessage = {
+        "__dagster_pipes_version": PIPES_PROTOCOL_VERSION,
+        "method": "log",
+        "params": {"message": text, "level": level},
+    }
+    handler.handle_message(message)
