@@ -390,10 +390,18 @@ def test_throttled_glue_and_cloudwatch_calls_are_retried(local_aws, settings):
     assert requests["glue:GetJobRun"] >= 4 and requests["logs:GetLogEvents"] >= 4
 
 
-def test_concurrent_runs_exceeded_is_retried_until_a_slot_frees(settings, release, glue):
+def test_concurrent_runs_exceeded_is_retried_until_a_slot_frees(local_aws, settings, release, glue):
     arguments, let_go = release
+    local_aws.reset_requests()
     blocker = glue.start_job_run(JobName=PREFIX + "hold_one_at_a_time", Arguments=arguments)["JobRunId"]
-    threading.Timer(3.0, let_go).start()
+
+    def free_the_slot_once_refused() -> None:  # not on a timer: a slow start would find the slot free
+        deadline = time.monotonic() + 60
+        while local_aws.requests()["glue:StartJobRun"] < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        let_go()
+
+    threading.Thread(target=free_the_slot_once_refused, daemon=True).start()
     result = materialize(glue_asset("hold_one_at_a_time", arguments), ours(settings))
     assert result.success
     assert any("MaxConcurrentRuns; retrying" in m for m in result.logs)
