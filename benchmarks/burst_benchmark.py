@@ -28,9 +28,9 @@ import dagster as dg
 from dagster_aws.pipes import PipesGlueClient
 from pipes_benchmark import MESSAGE, PROMPT_WRITER, QUIET, SCRIPTS, benchmark_settings, clients_under_test
 
+from glue_pipes_local_aws import LocalAWS
 from glue_pipes_project.aws import AwsClients
 from glue_pipes_project.deploy.plan import deploy_project
-from glue_pipes_project.local_aws import LocalAWS
 
 # (reader, client, Glue-side writer); upstream as its docs show it: CloudWatch reader, read after success.
 VARIANTS = [("cloudwatch", "ours", "stdout"), ("s3", "ours", "s3-prompt"), ("cloudwatch", "upstream", "stdout")]

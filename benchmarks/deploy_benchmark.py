@@ -17,11 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from glue_pipes_local_aws import LocalAWS
 from glue_pipes_project.aws import AwsClients
 from glue_pipes_project.deploy.artifacts import manifest_artifacts
 from glue_pipes_project.deploy.job_definitions import job_definition
 from glue_pipes_project.deploy.plan import deploy_project, load_project_manifest
-from glue_pipes_project.local_aws import LocalAWS
 from glue_pipes_project.settings import Settings
 
 SCRIPT = "import sys\nprint('job {index}', sys.argv[1:])\n"

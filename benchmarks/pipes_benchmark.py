@@ -32,10 +32,10 @@ from dagster_aws.pipes import (
     PipesS3MessageReader,
 )
 
+from glue_pipes_local_aws import LocalAWS
+from glue_pipes_local_aws.control_client import ControlClient
 from glue_pipes_project.aws import AwsClients
 from glue_pipes_project.deploy.plan import deploy_project
-from glue_pipes_project.local_aws import LocalAWS
-from glue_pipes_project.local_aws.control_client import ControlClient
 from glue_pipes_project.resources import GluePipesClientResource
 from glue_pipes_project.settings import Settings
 

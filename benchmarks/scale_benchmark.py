@@ -25,8 +25,8 @@ from typing import Any
 
 from pipes_benchmark import MESSAGE, benchmark_settings, clients_under_test, deploy_benchmark_jobs, run_job
 
-from glue_pipes_project.local_aws import LocalAWS
-from glue_pipes_project.local_aws.control_client import ControlClient
+from glue_pipes_local_aws import LocalAWS
+from glue_pipes_local_aws.control_client import ControlClient
 
 QUOTAS = "aws,logs:GetLogEvents=10"
 FIRST_LOG = re.compile(r"first log written at ([\d.]+)")

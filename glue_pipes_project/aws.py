@@ -1,12 +1,17 @@
 """boto3 clients for Glue, S3 and CloudWatch Logs: the one place where local and AWS differ.
 
-Locally the clients point at the embedded endpoint (started on demand) and sign with the
+Locally the clients point at the local endpoint (started on demand) and sign with the
 credentials it published for its user; on AWS they use the default credential chain. Everything
 downstream takes these clients and never asks which it got.
+
+This is the package's only bridge to the endpoint (`glue_pipes_local_aws`, a development dependency
+the production wheel does not contain): it is imported here, only when local mode needs it.
 """
 
 from __future__ import annotations
 
+import importlib.util
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,10 +32,15 @@ _RETRIES = {"mode": "standard", "max_attempts": 8}
 # A call that timed out is tried this many times in all (not max_attempts): an endpoint that accepts
 # and never answers then fails a call in about 2 x (connect + read timeout) seconds.
 _TIMEOUT_ATTEMPTS = 2
+EMULATOR = "glue_pipes_local_aws"
+EMULATOR_MISSING = (
+    "the local AWS endpoint (the glue-pipes-local-aws package, a development dependency) is not installed: "
+    "run from a checkout of the repository after `make dev` or `uv sync`, or set GLUE_PIPES_MODE=aws"
+)
 
 
 class LocalEndpointError(RuntimeError):
-    """The local endpoint could not be started or reached (moto missing, port taken by another program)."""
+    """The local endpoint could not be started or reached (not installed, port taken by another program)."""
 
 
 def _client_config(settings: Settings) -> Config:
@@ -83,25 +93,50 @@ class AwsClients:
         )
 
 
+def local_endpoint_command(arguments: Sequence[str], settings: Settings) -> int:
+    """`glue-pipes local-aws ARGUMENTS`: the endpoint's own command line, on the port and region of `settings`."""
+    _require_emulator()
+    from glue_pipes_local_aws.cli import command
+
+    try:
+        return command(
+            arguments,
+            prog="glue-pipes local-aws",
+            port=settings.local_port,
+            region=settings.region,
+            # On AWS, or with an endpoint of the user's own choosing, `run` has nothing of ours to start.
+            start_endpoint=settings.is_local and not settings.endpoint_url,
+        )
+    except RuntimeError as exc:  # port taken by something else, unsafe runtime directory, another user's endpoint
+        raise LocalEndpointError(str(exc)) from exc
+
+
 def _local_credentials(endpoint_url: str) -> dict[str, str]:
     """Our endpoint's per-instance credentials; dummy ones for another emulator at a custom URL."""
-    from glue_pipes_project.local_aws.credentials import credentials_for
+    credentials = None
+    if _emulator_installed():  # without it, the URL is another emulator's
+        from glue_pipes_local_aws.credentials import credentials_for
 
-    credentials = credentials_for(endpoint_url)
+        credentials = credentials_for(endpoint_url)
     if credentials is None:
         return {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
     return credentials.client_kwargs()
 
 
 def _start_local_endpoint(port: int) -> str:
-    try:
-        from glue_pipes_project.local_aws import ensure_running
-    except ImportError as exc:  # moto is an optional extra: AWS deployments do not install it
-        raise LocalEndpointError(
-            "local mode needs the local AWS endpoint, which needs moto: "
-            "pip install 'glue-pipes-project[local]', or set GLUE_PIPES_MODE=aws"
-        ) from exc
+    _require_emulator()
+    from glue_pipes_local_aws import ensure_running
+
     try:
         return ensure_running(port)
     except RuntimeError as exc:  # e.g. another program answers on the port
         raise LocalEndpointError(str(exc)) from exc
+
+
+def _emulator_installed() -> bool:
+    return importlib.util.find_spec(EMULATOR) is not None
+
+
+def _require_emulator() -> None:
+    if not _emulator_installed():
+        raise LocalEndpointError(EMULATOR_MISSING)

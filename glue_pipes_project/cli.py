@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -13,12 +12,14 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from glue_pipes_project.settings import DEFAULT_LOCAL_PORT, Settings, SettingsError
+from glue_pipes_project.settings import Settings, SettingsError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["local-aws"]:  # the endpoint's own command line parses the rest
+        return _local_aws(arguments[1:])
+    args = _parser().parse_args(arguments)
     return args.handler(args)
 
 
@@ -47,26 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     deploy.add_argument("--json", action="store_true", help="print the plan or result as one JSON object on stdout")
     deploy.set_defaults(handler=_deploy)
 
-    local = commands.add_parser("local-aws", help="the embedded local AWS endpoint (S3, CloudWatch Logs, Glue)")
-    local_commands = local.add_subparsers(dest="action", required=True)
-    for action, help_text in (
-        ("serve", "run in the foreground until interrupted"),
-        ("start", "start in the background (reuses a running one)"),
-        ("status", "say whether it is running"),
-        ("stop", "stop the background endpoint and its job runs"),
-        ("env", "print shell `export` lines for the AWS CLI/SDKs: endpoint, region, its credentials"),
-        ("run", "start it, run the command after `--`, stop it when the command ends (what `make dev` runs)"),
-    ):
-        sub = local_commands.add_parser(action, help=help_text)
-        sub.add_argument(
-            "--port",
-            type=int,
-            default=None,
-            help=f"port (default: GLUE_PIPES_LOCAL_PORT from the environment or ./.env, or {DEFAULT_LOCAL_PORT})",
-        )
-        if action == "run":
-            sub.add_argument("command", nargs=argparse.REMAINDER, help="the command, after `--`")
-        sub.set_defaults(handler=_local_aws)
+    # Listed for `--help` only: main() hands everything after `local-aws` to the endpoint's command line.
+    commands.add_parser(
+        "local-aws",
+        help="the local AWS endpoint (S3, CloudWatch Logs, Glue): serve, start, status, stop, env, run "
+        "(see `glue-pipes local-aws --help`)",
+    )
     return parser
 
 
@@ -121,50 +108,16 @@ def _deploy(args: argparse.Namespace) -> int:
     return 3 if args.check and plan.has_changes else 0
 
 
-def _local_aws(args: argparse.Namespace) -> int:
+def _local_aws(arguments: list[str]) -> int:
+    from glue_pipes_project.aws import LocalEndpointError, local_endpoint_command
+
     # The port `dagster dev` will use: it reads ./.env too, and its values win.
     settings = _settings({**os.environ, **_dotenv()})
     try:
-        return _local_aws_action(args, settings, args.port or settings.local_port)
-    except RuntimeError as exc:  # port taken by something else, unsafe runtime directory, another user's endpoint
+        return local_endpoint_command(arguments, settings)
+    except LocalEndpointError as exc:
         print(f"glue-pipes: {exc}", file=sys.stderr)
         return 1
-
-
-def _local_aws_action(args: argparse.Namespace, settings: Settings, port: int) -> int:
-    from glue_pipes_project import local_aws
-
-    if args.action == "run":
-        from glue_pipes_project.local_aws.dev_session import run_with_endpoint
-
-        command = args.command[1:] if args.command[:1] == ["--"] else args.command
-        if not command:
-            print("glue-pipes: local-aws run needs a command after --", file=sys.stderr)
-            return 2
-        # On AWS, or with an endpoint of the user's own choosing, there is nothing of ours to start.
-        return run_with_endpoint(port if settings.is_local and not settings.endpoint_url else None, command)
-    if args.action == "env":
-        from glue_pipes_project.local_aws.credentials import credentials_for
-
-        url = local_aws.ensure_running(port)
-        credentials = credentials_for(url)
-        assert credentials is not None  # ensure_running checked it is ours
-        variables = {"AWS_ENDPOINT_URL": url, "AWS_DEFAULT_REGION": settings.region, **credentials.environment()}
-        print("\n".join(f"export {name}={shlex.quote(value)}" for name, value in variables.items()))
-        return 0
-    if args.action == "serve":
-        local_aws.serve(port)
-        return 0
-    if args.action == "start":
-        print(local_aws.ensure_running(port))
-        return 0
-    if args.action == "status":
-        status = local_aws.status(port)
-        print(json.dumps(status) if status else f"not running on port {port}")
-        return 0 if status else 1
-    stopped = local_aws.stop(port)
-    print(f"stopped the local AWS endpoint on port {port}" if stopped else f"not running on port {port}")
-    return 0
 
 
 def _dotenv() -> dict[str, str]:

@@ -1,8 +1,8 @@
 """What AWS Glue is, in one place for the production side: runtimes, workers, limits, states, prices.
 
 The deploy step validates against these and the Pipes client and cost estimate read them. The local
-emulation (``local_aws``) keeps its own copy on purpose, so a wrong fact here is caught by a test
-against it instead of being agreed with.
+endpoint's Glue emulation (its ``glue/models.py``) keeps its own copy on purpose, so a wrong fact
+here is caught by a test against it instead of being agreed with.
 """
 
 # Python each Glue runtime gives a script (AWS Glue release notes).

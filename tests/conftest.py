@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from glue_pipes_project.local_aws import LocalAWS
+from glue_pipes_local_aws import LocalAWS
 
 # One emulated Glue minute lasts this many seconds, so Timeout (whole minutes) is testable.
 MINUTE_SECONDS = 3.0

@@ -5,9 +5,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from glue_pipes_local_aws import LocalAWS
 from glue_pipes_project.aws import AwsClients
 from glue_pipes_project.deploy.plan import deploy_project
-from glue_pipes_project.local_aws import LocalAWS
 from glue_pipes_project.settings import Settings
 
 TEST_SCRIPTS = Path(__file__).resolve().parent / "glue_scripts"

@@ -27,7 +27,7 @@ def test_the_package_imports_no_other_private_dagster_module():
 def test_moto_still_serves_its_wsgi_app_where_the_endpoint_takes_it():
     from werkzeug.serving import WSGIRequestHandler
 
-    from glue_pipes_project.local_aws import moto_compat
+    from glue_pipes_local_aws import moto_compat
 
     app = moto_compat.DomainDispatcherApplication(moto_compat.create_backend_app)
     assert callable(app)

@@ -2,8 +2,8 @@
 
 import boto3
 
+from glue_pipes_local_aws.glue import models
 from glue_pipes_project import glue_facts
-from glue_pipes_project.local_aws import glue_runs
 
 
 def _enum(shape: str) -> set[str]:
@@ -17,5 +17,5 @@ def test_states_and_worker_types_exist_in_glues_api_model():
 
 
 def test_the_emulation_agrees_on_which_states_are_terminal():
-    assert glue_runs.TERMINAL_STATES == glue_facts.TERMINAL_STATES
-    assert _enum("JobRunState") == glue_runs.STATES
+    assert models.TERMINAL_STATES == glue_facts.TERMINAL_STATES
+    assert _enum("JobRunState") == models.STATES

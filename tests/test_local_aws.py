@@ -21,7 +21,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from glue_pipes_project.local_aws import LocalAWS
+from glue_pipes_local_aws import LocalAWS
 from tests.helpers import wait_until
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMEOUT", "STOPPED", "ERROR"}

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from glue_pipes_project.local_aws import daemon, ensure_running, status, stop
-from glue_pipes_project.local_aws.clients import make_client
-from glue_pipes_project.local_aws.credentials import credentials_for
-from glue_pipes_project.local_aws.runtime_dir import runtime_dir
+from glue_pipes_local_aws import daemon, ensure_running, status, stop
+from glue_pipes_local_aws.clients import make_client
+from glue_pipes_local_aws.credentials import credentials_for
+from glue_pipes_local_aws.runtime_dir import runtime_dir
 from tests.helpers import wait_until
 
 
@@ -51,7 +51,7 @@ def _gone(pid: int) -> bool:
 
 def _servers_on(port: int) -> list[int]:
     """pids of every `... local_aws serve --port <port>` process on the machine (`ps`: Linux and macOS)."""
-    wanted = f"-m glue_pipes_project.local_aws serve --port {port}"
+    wanted = f"-m glue_pipes_local_aws serve --port {port}"
     listing = subprocess.run(["ps", "-ww", "-eo", "pid=,args="], capture_output=True, text=True, check=True).stdout
     return [int(line.split()[0]) for line in listing.splitlines() if line.rstrip().endswith(wanted)]
 
@@ -103,7 +103,7 @@ def test_ensure_running_starts_one_server_and_stop_stops_it(port: int) -> None:
 
 
 def test_concurrent_callers_start_exactly_one_server(port: int) -> None:
-    code = f"from glue_pipes_project.local_aws import ensure_running; print(ensure_running({port}))"
+    code = f"from glue_pipes_local_aws import ensure_running; print(ensure_running({port}))"
     processes = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(3)]
     urls: list[str] = []
     threads = [threading.Thread(target=lambda: urls.append(ensure_running(port))) for _ in range(4)]
@@ -234,7 +234,7 @@ def test_process_alive_tells_running_from_exited(proc: bool, tmp_path: Path, mon
 
 def test_serve_module_runs_in_the_foreground_until_interrupted(port: int) -> None:
     server = subprocess.Popen(
-        [sys.executable, "-m", "glue_pipes_project.local_aws", "serve", "--port", str(port)],
+        [sys.executable, "-m", "glue_pipes_local_aws", "serve", "--port", str(port)],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -252,7 +252,7 @@ REPO = Path(__file__).resolve().parents[1]
 # Stands in for `dagster dev`: like a Dagster run, it starts the endpoint on the port in .env on demand.
 FAKE_DAGSTER_DEV = """
 import os, time, dotenv
-from glue_pipes_project.local_aws import ensure_running
+from glue_pipes_local_aws import ensure_running
 from glue_pipes_project.settings import Settings
 settings = Settings.from_env({**os.environ, **dotenv.dotenv_values(".env")})
 print(ensure_running(settings.local_port), flush=True)

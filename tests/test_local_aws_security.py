@@ -18,10 +18,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from glue_pipes_project.local_aws import LocalAWS
-from glue_pipes_project.local_aws.control_client import CONTROL_PREFIX, TOKEN_HEADER
-from glue_pipes_project.local_aws.credentials import credentials_path
-from glue_pipes_project.local_aws.runtime_dir import UnsafeRuntimeDirError, runtime_dir
+from glue_pipes_local_aws import LocalAWS
+from glue_pipes_local_aws.control_client import CONTROL_PREFIX, TOKEN_HEADER
+from glue_pipes_local_aws.credentials import credentials_path
+from glue_pipes_local_aws.runtime_dir import UnsafeRuntimeDirError, runtime_dir
 
 FOREIGN_ORIGIN = "http://attacker.example"
 

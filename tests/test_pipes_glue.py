@@ -27,8 +27,8 @@ from dagster_aws.pipes import (
     PipesS3MessageReader,
 )
 
+from glue_pipes_local_aws.glue import log_shipper
 from glue_pipes_project.aws import AwsClients
-from glue_pipes_project.local_aws import log_shipper
 from glue_pipes_project.pipes.client import Backoff, GlueRunPolicy
 from glue_pipes_project.pipes.readers import CLOUDWATCH_EVENT_MAX_BYTES
 from glue_pipes_project.resources import GluePipesClientResource

@@ -14,8 +14,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from dagster_aws.pipes import PipesGlueClient
 
-from glue_pipes_project.local_aws import LocalAWS
-from glue_pipes_project.local_aws.traffic import QuotaTable
+from glue_pipes_local_aws import LocalAWS
+from glue_pipes_local_aws.traffic import QuotaTable
 from glue_pipes_project.pipes.cloudwatch_tail import CloudWatchTail
 from glue_pipes_project.resources import GluePipesClientResource
 from tests.helpers import deployed_test_jobs
@@ -129,7 +129,7 @@ def test_quota_specs_parse_as_documented() -> None:
 
 def test_serve_refuses_a_bad_quota_spec() -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "glue_pipes_project.local_aws", "serve", "--port", "0", "--quotas", "nope"],
+        [sys.executable, "-m", "glue_pipes_local_aws", "serve", "--port", "0", "--quotas", "nope"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -167,7 +167,7 @@ def _require_ours(port: int) -> None:
 
 
 def _spawn(port: int) -> subprocess.Popen[bytes]:
-    package_root = str(Path(__file__).resolve().parents[2])  # importable wherever we are run from
+    package_root = str(Path(__file__).resolve().parents[1])  # importable wherever we are run from
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
@@ -175,7 +175,7 @@ def _spawn(port: int) -> subprocess.Popen[bytes]:
     log_descriptor = open_private(_state_file(port, "log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     with os.fdopen(log_descriptor, "wb") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "glue_pipes_project.local_aws", "serve", "--port", str(port)],
+            [sys.executable, "-m", "glue_pipes_local_aws", "serve", "--port", str(port)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -1,7 +1,7 @@
-"""The embedded local AWS endpoint: moto for S3 and CloudWatch Logs, our own Glue job runs.
+"""The local AWS endpoint: moto for S3 and CloudWatch Logs, our own Glue job runs.
 
-`LocalAWS` is imported on first use: the daemon functions work without moto installed (an AWS
-deployment installs the package without the `local` extra).
+`LocalAWS` (and with it moto) is imported on first use: starting, stopping or asking about the
+background endpoint stays quick in every process that only talks to it.
 """
 
 from typing import TYPE_CHECKING, Any

@@ -10,8 +10,8 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from .control_client import CONTROL_PREFIX, SERVICE_NAME
-from .glue_api import GlueApi
-from .glue_runs import STATES
+from .glue.models import STATES
+from .glue.responses import GlueApi
 from .traffic import Fault, FaultPlan, QuotaEnforcer, QuotaTable, RequestCounter
 
 

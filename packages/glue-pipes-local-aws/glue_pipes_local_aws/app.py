@@ -11,7 +11,7 @@ from werkzeug.wrappers import Request, Response
 
 from .clients import INTERNAL_HEADER
 from .control import CONTROL_PREFIX, ControlApi
-from .glue_api import GlueApi
+from .glue.responses import GlueApi
 from .moto_compat import DomainDispatcherApplication, create_backend_app
 from .operations import operation_of, signing_scope
 from .protocol import AwsError, json_error, json_response, xml_error

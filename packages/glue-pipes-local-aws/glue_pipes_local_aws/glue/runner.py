@@ -14,11 +14,11 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .clients import InternalClients
-from .glue_runs import JobRun
-from .glue_runtime import GlueRuntime
+from ..clients import InternalClients
+from ..processes import signal_group, spawn_group
 from .log_shipper import LogShipper
-from .processes import signal_group, spawn_group
+from .models import JobRun
+from .runtime import GlueRuntime
 
 POLL_SECONDS = 0.05
 STOP_GRACE_SECONDS = 3.0

@@ -22,10 +22,10 @@ from .control import ControlApi
 from .control_client import ControlClient
 from .credentials import EndpointCredentials, publish, remove_credentials_of_dead_endpoints, withdraw
 from .daemon import process_alive
-from .glue_api import GlueApi
-from .glue_runtime import GlueRuntime
+from .glue.responses import GlueApi
+from .glue.runner import Runner
+from .glue.runtime import GlueRuntime
 from .moto_compat import MotoRequestHandler
-from .runner import Runner
 from .runtime_dir import runtime_dir
 from .traffic import FaultPlan, QuotaEnforcer, QuotaTable, RequestCounter
 

@@ -7,9 +7,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from .glue_jobs import JobStore
-from .glue_runs import JobRun, RunRegistry
-from .protocol import AwsError, epoch
+from ..protocol import AwsError, epoch
+from .models import JobRun, JobStore, RunRegistry
 from .runner import Runner
 
 T = TypeVar("T")
