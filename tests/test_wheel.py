@@ -34,11 +34,12 @@ AWS_MODE = {
 
 def uv(*args: str) -> None:
     """From the uv cache when it holds everything (offline, fast), else from the package index."""
-    for offline in ("1", ""):
+    for offline in (True, False):
+        env = {k: v for k, v in os.environ.items() if k != "UV_OFFLINE"} | {"UV_PYTHON_DOWNLOADS": "never"}
         done = subprocess.run(
             [str(UV), *args],
             cwd=ROOT,
-            env={**os.environ, "UV_OFFLINE": offline, "UV_PYTHON_DOWNLOADS": "never"},
+            env=env | {"UV_OFFLINE": "1"} if offline else env,
             capture_output=True,
             text=True,
             timeout=300,
