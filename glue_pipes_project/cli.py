@@ -65,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
             help=f"port (default: GLUE_PIPES_LOCAL_PORT from the environment or ./.env, or {DEFAULT_LOCAL_PORT})",
         )
         if action == "run":
+            sub.add_argument(
+                "--deploy",
+                action="store_true",
+                help="deploy glue_jobs/ to the endpoint (printing the plan) before the command starts",
+            )
             sub.add_argument("command", nargs=argparse.REMAINDER, help="the command, after `--`")
         sub.set_defaults(handler=_local_aws)
     return parser
@@ -78,7 +83,7 @@ def _deploy(args: argparse.Namespace) -> int:
     from glue_pipes_project.deploy.report import ProgressPrinter, format_plan, format_summary
 
     started = time.monotonic()
-    settings = _settings()
+    settings = _settings({**os.environ, **_dotenv()})  # what `dg dev` and its runs see: ./.env too
     if args.manifest:
         settings = settings.model_copy(update={"manifest_path": args.manifest})
     # Human output goes to stderr when stdout carries JSON.
@@ -142,7 +147,12 @@ def _local_aws_action(args: argparse.Namespace, settings: Settings, port: int) -
             print("glue-pipes: local-aws run needs a command after --", file=sys.stderr)
             return 2
         # On AWS, or with an endpoint of the user's own choosing, there is nothing of ours to start.
-        return run_with_endpoint(port if settings.is_local and not settings.endpoint_url else None, command)
+        ours = settings.is_local and not settings.endpoint_url
+        if args.deploy and ours:
+            command = _deploy_before(port, command)
+        elif args.deploy:
+            print("glue-pipes: --deploy skipped: the endpoint is not ours; run `glue-pipes deploy`", file=sys.stderr)
+        return run_with_endpoint(port if ours else None, command)
     if args.action == "env":
         from glue_pipes_project.local_aws.credentials import credentials_for
 
@@ -165,6 +175,12 @@ def _local_aws_action(args: argparse.Namespace, settings: Settings, port: int) -
     stopped = local_aws.stop(port)
     print(f"stopped the local AWS endpoint on port {port}" if stopped else f"not running on port {port}")
     return 0
+
+
+def _deploy_before(port: int, command: list[str]) -> list[str]:
+    """``command``, run once ``glue-pipes deploy`` to the endpoint on ``port`` (started by then) succeeded."""
+    deploy = shlex.join([sys.executable, "-m", "glue_pipes_project.cli", "deploy"])
+    return ["sh", "-c", f"GLUE_PIPES_LOCAL_PORT={port} {deploy} && exec {shlex.join(command)}"]
 
 
 def _dotenv() -> dict[str, str]:
