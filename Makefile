@@ -18,9 +18,10 @@ DAGSTER_DEV ?= $(VENV)/bin/dg dev
 
 dev: $(VENV)/.synced
 	@mkdir -p $(DAGSTER_HOME)
-	@# Starts the local AWS endpoint (port: GLUE_PIPES_LOCAL_PORT, from .env too) and stops that one,
-	@# with its job runs, when the UI stops: Ctrl-C, closing the terminal, kill.
-	@$(VENV)/bin/glue-pipes local-aws run -- $(DAGSTER_DEV)
+	@# Starts the local AWS endpoint (port: GLUE_PIPES_LOCAL_PORT, from .env too), deploys glue_jobs/ to it
+	@# (the plan prints here; the endpoint starts empty), then the UI; stops that endpoint, with its job
+	@# runs, when the UI stops: Ctrl-C, closing the terminal, kill.
+	@$(VENV)/bin/glue-pipes local-aws run --deploy -- $(DAGSTER_DEV)
 
 test: $(VENV)/.synced
 	@# Four workers: most tests wait on Glue runs and polling, not on the CPU (2 cores are enough).

@@ -167,9 +167,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def benchmark_settings(endpoint_url: str, manifest: str) -> Settings:
-    return Settings.from_env(
-        {"GLUE_PIPES_ENDPOINT_URL": endpoint_url, "GLUE_PIPES_MANIFEST": manifest, "GLUE_PIPES_DEPLOY_ON_RUN": "false"}
-    )
+    return Settings.from_env({"GLUE_PIPES_ENDPOINT_URL": endpoint_url, "GLUE_PIPES_MANIFEST": manifest})
 
 
 def deploy_benchmark_jobs(endpoint_url: str, tmp: Path) -> str:

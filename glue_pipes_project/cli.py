@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -52,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "local-aws",
         help="the local AWS endpoint (S3, CloudWatch Logs, Glue): serve, start, status, stop, env, run "
-        "(see `glue-pipes local-aws --help`)",
+        "(see `glue-pipes local-aws --help`); `run --deploy -- CMD` deploys glue_jobs/ before CMD starts",
     )
     return parser
 
@@ -65,7 +66,7 @@ def _deploy(args: argparse.Namespace) -> int:
     from glue_pipes_project.deploy.report import ProgressPrinter, format_plan, format_summary
 
     started = time.monotonic()
-    settings = _settings()
+    settings = _settings({**os.environ, **_dotenv()})  # what `dg dev` and its runs see: ./.env too
     if args.manifest:
         settings = settings.model_copy(update={"manifest_path": args.manifest})
     # Human output goes to stderr when stdout carries JSON.
@@ -113,11 +114,30 @@ def _local_aws(arguments: list[str]) -> int:
 
     # The port `dagster dev` will use: it reads ./.env too, and its values win.
     settings = _settings({**os.environ, **_dotenv()})
+    arguments = list(arguments)
+    # `run --deploy -- CMD` (what `make dev` runs): deploy glue_jobs/ to the fresh endpoint, printing the
+    # plan, before CMD starts. Ours because the endpoint package knows nothing of jobs.yaml.
+    options = arguments[: arguments.index("--")] if "--" in arguments else arguments
+    if arguments[:1] == ["run"] and "--deploy" in options:
+        arguments.remove("--deploy")
+        if settings.is_local and not settings.endpoint_url:
+            at = arguments.index("--") + 1 if "--" in arguments else len(arguments)
+            arguments[at:] = _deploy_before(settings.local_port, arguments[at:])
+        else:
+            print("glue-pipes: --deploy skipped: the endpoint is not ours; run `glue-pipes deploy`", file=sys.stderr)
     try:
         return local_endpoint_command(arguments, settings)
     except LocalEndpointError as exc:
         print(f"glue-pipes: {exc}", file=sys.stderr)
         return 1
+
+
+def _deploy_before(port: int, command: list[str]) -> list[str]:
+    """``command``, run once ``glue-pipes deploy`` to the endpoint on ``port`` (started by then) succeeded."""
+    if not command:
+        return command  # the endpoint's command line says a command is needed
+    deploy = shlex.join([sys.executable, "-m", "glue_pipes_project.cli", "deploy"])
+    return ["sh", "-c", f"GLUE_PIPES_LOCAL_PORT={port} {deploy} && exec {shlex.join(command)}"]
 
 
 def _dotenv() -> dict[str, str]:

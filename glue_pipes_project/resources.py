@@ -1,23 +1,33 @@
-"""Dagster resources that hand assets a ready Glue Pipes client, one per message-reader variant.
+"""Dagster resources: a ready Glue Pipes client per message-reader variant, and the deploy step.
 
-Each run builds its boto3 clients from ``Settings`` (starting the local endpoint if that is where
-they point), deploys the manifest first when ``deploy_on_run`` is set (otherwise checks that the
-deployed scripts in S3 are the ones deploy uploaded), and gives the asset a
-``PipesGlueClient`` that knows the environment's deployed job names.
+Runs never deploy: deploying is ``glue-pipes deploy`` or the ``deploy_glue_jobs`` job. Each run builds
+its boto3 clients from ``Settings`` (starting the local endpoint if that is where they point), checks
+that the deployed scripts in S3 are the ones deploy uploaded, and gives the asset a ``PipesGlueClient``
+that knows the environment's deployed job names and refuses to start a job that is not deployed as
+the repository has it (so a materialization never records a code version other than what ran).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from dagster import InitResourceContext, PipesMessageReader, get_dagster_logger
+import dagster as dg
+from dagster import InitResourceContext, PipesMessageReader
 from dagster_aws.pipes import PipesGlueClient, PipesS3ContextInjector
 from pydantic import Field
 
 from glue_pipes_project.aws import AwsClients
 from glue_pipes_project.dagster_compat import ConfigurableResourceFactory
+from glue_pipes_project.deploy.manifest import MessageReader
 from glue_pipes_project.deploy.naming import Naming
-from glue_pipes_project.deploy.plan import deploy_project, load_project_manifest, verify_deployed_artifacts
+from glue_pipes_project.deploy.plan import (
+    DEPLOY_FIX,
+    JobDrift,
+    job_drift,
+    load_project_manifest,
+    verify_deployed_artifacts,
+)
 from glue_pipes_project.glue_facts import FLEX_DPU_HOUR_USD, STANDARD_DPU_HOUR_USD
 from glue_pipes_project.pipes.client import Backoff, GlueRunPolicy, LiveGlueClient
 from glue_pipes_project.pipes.costs import GlueRates
@@ -34,7 +44,7 @@ class GluePipesClientResource(ConfigurableResourceFactory[PipesGlueClient]):
     """
 
     settings: Settings
-    message_reader: Literal["cloudwatch", "s3"] = "cloudwatch"
+    message_reader: MessageReader = "cloudwatch"
     poll_initial_seconds: float = Field(default=0.1, description="first GetJobRun poll interval")
     poll_max_seconds: float = Field(default=5.0, description="GetJobRun poll interval cap")
     start_retry_timeout_seconds: float = Field(
@@ -62,24 +72,20 @@ class GluePipesClientResource(ConfigurableResourceFactory[PipesGlueClient]):
     def create_resource(self, context: InitResourceContext) -> PipesGlueClient:
         clients = AwsClients.connect(self.settings)
         manifest = load_project_manifest(self.settings)
-        if self.settings.deploy_on_run:
-            summary = deploy_project(self.settings, clients, manifest=manifest).to_dict()
-            (context.log or get_dagster_logger()).info(
-                f"Deployed glue_jobs/ to {clients.endpoint_url or 'AWS'}: "
-                f"{summary['files']['uploaded']} files uploaded, {summary['jobs']['created']} jobs created, "
-                f"{summary['jobs']['updated']} updated, {summary['jobs']['unchanged']} unchanged"
-            )
-        else:
-            verify_deployed_artifacts(self.settings, clients, manifest)
+        verify_deployed_artifacts(self.settings, clients, manifest)
         naming = Naming.from_settings(self.settings)
-        return LiveGlueClient(
+        deployed_names = {name: naming.job_name(name) for name in manifest.jobs}
+        # A JobName is a job of jobs.yaml, or its deployed name; anything else fails naming the known jobs.
+        logical_names = {deployed: name for name, deployed in deployed_names.items()}
+        return _DeployedJobsOnlyClient(
+            deployed_job=lambda job: job_drift(self.settings, clients, manifest, logical_names.get(job, job)),
             client=clients.glue,
             context_injector=PipesS3ContextInjector(
                 bucket=self.settings.bucket, client=clients.s3, key_prefix=naming.pipes_prefix
             ),
             message_reader=self._reader(clients),
             logs_client=clients.logs,
-            job_names={name: naming.job_name(name) for name in manifest.jobs},
+            job_names=deployed_names,
             policy=GlueRunPolicy(
                 poll=Backoff(self.poll_initial_seconds, self.poll_max_seconds, factor=1.5),
                 start_retry_timeout_seconds=self.start_retry_timeout_seconds,
@@ -99,3 +105,41 @@ class GluePipesClientResource(ConfigurableResourceFactory[PipesGlueClient]):
                 bucket=self.settings.bucket, client=clients.s3, logs_client=clients.logs, tail_policy=tail_policy
             )
         return GlueCloudWatchMessageReader(client=clients.logs, tail_policy=tail_policy)
+
+
+class _DeployedJobsOnlyClient(LiveGlueClient):
+    """Our client, refusing before StartJobRun a job that is not deployed as the repository has it.
+
+    The asset's code version is what the repository would deploy; running anything else would record
+    a code version that is not what ran.
+    """
+
+    def __init__(self, *, deployed_job: Callable[[str], JobDrift], **kwargs: Any):
+        super().__init__(**kwargs)
+        self._deployed_job = deployed_job
+
+    def run(  # type: ignore[override]  # LiveGlueClient's signature: upstream's PipesClient.run takes **kwargs
+        self,
+        *,
+        context: dg.OpExecutionContext | dg.AssetExecutionContext,
+        start_job_run_params: Mapping[str, Any],
+        extras: dict[str, Any] | None = None,
+    ) -> dg.PipesClientCompletedInvocation:
+        drift = self._deployed_job(start_job_run_params["JobName"])
+        if not drift.in_sync:
+            raise dg.Failure(
+                description=f"Not starting Glue: {drift.describe()}. To fix: {DEPLOY_FIX}, then materialize again.",
+                metadata=drift.to_metadata(),
+                allow_retries=False,
+            )
+        return super().run(context=context, start_job_run_params=start_job_run_params, extras=extras)
+
+
+class GlueDeployResource(dg.ConfigurableResource):
+    """The deploy step with the code location's settings: deploys, or compares Glue with the repository."""
+
+    settings: Settings
+
+    def job_drift(self, job: str) -> JobDrift:
+        """Read-only: how the deployed Glue job ``job`` differs from what the repository would deploy."""
+        return job_drift(self.settings, AwsClients.connect(self.settings), load_project_manifest(self.settings), job)

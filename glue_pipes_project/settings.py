@@ -59,7 +59,6 @@ class Settings(Config):
     job_name_prefix: str
     local_port: int
     manifest_path: str
-    deploy_on_run: bool
     aws_connect_timeout_seconds: float = DEFAULT_AWS_CONNECT_TIMEOUT
     aws_read_timeout_seconds: float = DEFAULT_AWS_READ_TIMEOUT
 
@@ -118,10 +117,6 @@ class Settings(Config):
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
             raise SettingsError(f"GLUE_PIPES_LOCAL_PORT must be a port number (got {port_text!r})")
 
-        deploy_on_run = (get("GLUE_PIPES_DEPLOY_ON_RUN") or str(mode == "local")).lower()
-        if deploy_on_run not in ("true", "false", "1", "0"):
-            raise SettingsError(f"GLUE_PIPES_DEPLOY_ON_RUN must be true or false (got {deploy_on_run!r})")
-
         s3_prefix = (get("GLUE_PIPES_S3_PREFIX") or DEFAULT_S3_PREFIX).strip("/")
         if not _S3_PREFIX.fullmatch(s3_prefix):
             raise SettingsError(
@@ -142,7 +137,6 @@ class Settings(Config):
             job_name_prefix=job_name_prefix,
             local_port=int(port_text),
             manifest_path=get("GLUE_PIPES_MANIFEST") or str(default_manifest_path()),
-            deploy_on_run=deploy_on_run in ("true", "1"),
             aws_connect_timeout_seconds=connect_timeout,
             aws_read_timeout_seconds=read_timeout,
         )

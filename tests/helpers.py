@@ -25,7 +25,6 @@ def deployed_test_jobs(aws: LocalAWS, job_prefix: str, s3_prefix: str) -> Settin
         GLUE_PIPES_MANIFEST=str(TEST_SCRIPTS / "jobs.yaml"),
         GLUE_PIPES_JOB_PREFIX=job_prefix,
         GLUE_PIPES_S3_PREFIX=s3_prefix,
-        GLUE_PIPES_DEPLOY_ON_RUN="false",
     )
     deploy_project(settings, AwsClients.connect(settings))
     return settings

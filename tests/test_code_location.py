@@ -69,6 +69,13 @@ def test_dg_scaffolds_a_new_asset_into_defs_and_lists_it(tmp_path):
     assert keys == {"extra", "glue_pipes_asset", "glue_pipes_s3_asset"}
 
 
+def test_dg_lists_the_projects_component_type():
+    listed = run(str(BIN / "dg"), "list", "components", "--json")
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    summaries = {i["key"]: i["summary"] for i in json.loads(listed.stdout[listed.stdout.index("{") :])["items"]}
+    assert summaries["glue_pipes_project.components.glue_jobs.GlueJobsComponent"].startswith("Glue jobs from jobs.yaml")
+
+
 CODE_VERSIONS = (
     "from glue_pipes_project.definitions import defs\n"
     "d = defs()\n"
@@ -95,14 +102,14 @@ def test_changing_a_scripts_bytes_changes_only_its_assets_code_version(tmp_path)
     assert after["glue_pipes_s3_asset"] != before["glue_pipes_s3_asset"]
 
 
-def test_an_asset_naming_a_job_missing_from_jobs_yaml_fails_the_load(tmp_path):
+def test_a_hand_written_asset_naming_a_job_missing_from_jobs_yaml_fails_the_load(tmp_path):
     jobs = tmp_path / "glue_jobs"
     shutil.copytree(ROOT / "glue_jobs", jobs)
     manifest = (jobs / "jobs.yaml").read_text()
-    (jobs / "jobs.yaml").write_text(manifest[: manifest.index("  glue_pipes_s3_asset:")])
+    (jobs / "jobs.yaml").write_text("jobs:\n" + manifest[manifest.index("  glue_pipes_s3_asset:") :])
     completed = run(str(BIN / "dagster"), "definitions", "validate", GLUE_PIPES_MANIFEST=str(jobs / "jobs.yaml"))
     assert completed.returncode != 0
-    assert f"{jobs / 'jobs.yaml'}: no job 'glue_pipes_s3_asset' (jobs: glue_pipes_asset)" in (
+    assert f"{jobs / 'jobs.yaml'}: no job 'glue_pipes_asset' (jobs: glue_pipes_s3_asset)" in (
         completed.stdout + completed.stderr
     )
 

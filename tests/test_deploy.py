@@ -14,7 +14,8 @@ import dagster as dg
 import pytest
 
 from glue_pipes_project import cli
-from glue_pipes_project.defs.glue.deploy_job import GlueDeployResource, deploy_glue_jobs
+from glue_pipes_project.defs.glue.deploy_job import deploy_glue_jobs
+from glue_pipes_project.resources import GlueDeployResource
 from glue_pipes_project.settings import Settings, branch_id
 from tests.helpers import local_settings
 
@@ -346,7 +347,7 @@ def test_check_reports_an_object_replaced_with_its_own_checksum(local_aws, deplo
     assert (item["key"], item["tampered"]) == (key, "content differs from what was deployed (SHA-256 mismatch)")
 
 
-def test_a_run_without_deploy_on_run_refuses_a_replaced_script(local_aws, deploy_env, capsys):
+def test_a_run_refuses_a_replaced_script(local_aws, deploy_env, capsys):
     from glue_pipes_project.defs.glue.glue_pipes_asset import glue_pipes_asset
     from glue_pipes_project.resources import GluePipesClientResource
 
@@ -355,7 +356,7 @@ def test_a_run_without_deploy_on_run_refuses_a_replaced_script(local_aws, deploy
     key = next(i["key"] for i in first["files"]["items"] if i["file"] == "glue_jobs/glue_pipes_asset.py")
     overwrite(local_aws, key, b"print('not what was reviewed')\n")
     env = {k: v for k, v in deploy_env.items() if k != "GLUE_PIPES_ENDPOINT_URL"}
-    settings = local_settings(local_aws, GLUE_PIPES_DEPLOY_ON_RUN="false", **env)
+    settings = local_settings(local_aws, **env)
     local_aws.reset_requests()
     result = dg.materialize(
         [glue_pipes_asset],

@@ -8,8 +8,11 @@ import dagster as dg
 import pytest
 from dagster_aws.pipes import PipesGlueClient
 
+from glue_pipes_project.aws import AwsClients
+from glue_pipes_project.components.glue_jobs import glue_job_asset
 from glue_pipes_project.defs.glue.glue_pipes_asset import glue_pipes_asset
-from glue_pipes_project.defs.glue.glue_pipes_s3_asset import glue_pipes_s3_asset
+from glue_pipes_project.deploy.manifest import load_manifest
+from glue_pipes_project.deploy.plan import deploy_project
 from glue_pipes_project.resources import GluePipesClientResource
 from tests.helpers import local_settings
 
@@ -19,8 +22,20 @@ orders = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(orders)
 
 
+# The asset GlueJobsComponent generates from jobs.yaml's entry.
+glue_pipes_s3_asset = glue_job_asset(load_manifest(ROOT / "glue_jobs" / "jobs.yaml").jobs["glue_pipes_s3_asset"])
+
+
 def user_messages(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     return [entry.user_message for entry in instance.all_logs(run_id)]
+
+
+@pytest.fixture
+def deployed(local_aws):
+    """The project's jobs, deployed (runs never deploy); a no-op once they are."""
+    settings = local_settings(local_aws, GLUE_PIPES_S3_PREFIX="e2e")
+    deploy_project(settings, AwsClients.connect(settings))
+    return settings
 
 
 @pytest.mark.parametrize(
@@ -30,8 +45,8 @@ def user_messages(instance: dg.DagsterInstance, run_id: str) -> list[str]:
         (glue_pipes_s3_asset, "glue_pipes_s3_client", "s3"),
     ],
 )
-def test_materialize_reports_script_metadata_run_id_and_logs(local_aws, asset, resource_key, reader):
-    settings = local_settings(local_aws, GLUE_PIPES_S3_PREFIX="e2e")
+def test_materialize_reports_script_metadata_run_id_and_logs(local_aws, deployed, asset, resource_key, reader):
+    settings = deployed
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize(
         [asset],
@@ -74,6 +89,7 @@ def test_a_failing_script_fails_the_step_with_its_exception(local_aws, tmp_path)
         GLUE_PIPES_JOB_PREFIX="failing-",
         GLUE_PIPES_S3_PREFIX="failing",
     )
+    deploy_project(settings, AwsClients.connect(settings))
 
     @dg.asset
     def broken(context: dg.AssetExecutionContext, glue_pipes_client: PipesGlueClient):
@@ -102,4 +118,8 @@ def test_definitions_load_with_both_assets_and_resources():
         "glue_pipes_asset",
         "glue_pipes_s3_asset",
     }
-    assert {"glue_pipes_client", "glue_pipes_s3_client"} <= set(repository.get_top_level_resources())
+    assert {"glue_pipes_client", "glue_pipes_s3_client", "glue_deploy"} <= set(repository.get_top_level_resources())
+    assert {(key.asset_key.to_user_string(), key.name) for key in repository.asset_graph.asset_check_keys} == {
+        ("glue_pipes_asset", "deployed_job_matches_repository"),
+        ("glue_pipes_s3_asset", "deployed_job_matches_repository"),
+    }

@@ -4,9 +4,12 @@ import ast
 import shutil
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
+from glue_pipes_project import cli
 from glue_pipes_project.deploy.artifacts import pipes_requires_python
+from glue_pipes_project.deploy.job_definitions import job_definition
 from glue_pipes_project.deploy.manifest import ManifestError, load_manifest
 
 GLUE_JOBS = Path(__file__).resolve().parent.parent / "glue_jobs"
@@ -198,3 +201,114 @@ def test_many_problems_are_capped(jobs_dir: Path):
     path = write(jobs_dir, "jobs:\n" + "".join(f"  j{i}:\n    script: missing{i}.py\n" for i in range(200)))
     found = problems(path)
     assert len(found) == 51 and found[-1] == f"{path}: ... and 150 more problems"
+
+
+# -- the asset: block (how Dagster shows a job; deploy ignores it) --------------------------------
+
+ASSET = JOB + "    asset:\n"
+
+
+@pytest.mark.parametrize(
+    ("block", "fragment"),
+    [
+        ("      colour: blue\n", "field 'asset.colour': unknown field"),
+        ("      key: bad key\n", "field 'asset.key': Value error, use segments of letters, digits, '_', '.', '-'"),
+        ("      key: a//b\n", "field 'asset.key': Value error, use segments"),
+        ("      deps: [ok, 'x y']\n", "field 'asset.deps.1': Value error, use segments"),
+        (
+            "      message_reader: sqs\n",
+            "field 'asset.message_reader': Input should be 'cloudwatch' or 's3' (got 'sqs')",
+        ),
+        ("      hand_written: 'yes'\n", "field 'asset.hand_written': Input should be a valid boolean (got 'yes')"),
+        ("      kinds: glue\n", "field 'asset.kinds': Input should be a valid list (got 'glue')"),
+        ("      tags: {a: [1]}\n", "field 'asset.tags.a': Input should be a valid string"),
+        ("      group: a-b\n", "field 'asset.group': \"a-b\" is not a valid asset group name"),
+        ("      owners: [bob]\n", "field 'asset.owners': Invalid owner 'bob'"),
+        ("      tags: {'a b': x}\n", "field 'asset.tags': Found invalid tag keys: ['a b']"),
+        ("      tags: {a: 'x y'}\n", "field 'asset.tags': Invalid tag value: x y, for key: a"),
+        (
+            "      kinds: [" + ", ".join(f"k{i}" for i in range(11)) + "]\n",
+            "field 'asset.kinds': Assets can have at most",
+        ),
+        ("      key: a/j\n      deps: [a/j]\n", "field 'asset.deps': 'a/j' is the asset itself"),
+        ("      run_arguments: {row: '1'}\n", "field 'asset.run_arguments.row': argument names start with '--'"),
+        (
+            "      run_arguments: {'--dagster-pipes-context': x}\n",
+            "field 'asset.run_arguments.--dagster-pipes-context': reserved (set by Pipes)",
+        ),
+        (
+            "      hand_written: true\n      kinds: [glue]\n",
+            "field 'asset.kinds': a hand-written asset declares this in Python (only 'key' goes with hand_written)",
+        ),
+    ],
+    ids=lambda value: value if len(value) < 40 else value[:40],
+)
+def test_an_asset_block_problem_names_file_job_and_field(jobs_dir: Path, block: str, fragment: str):
+    path = write(jobs_dir, ASSET + block)
+    (problem,) = problems(path)
+    assert problem.startswith(f"{path}: job 'j', ") and fragment in problem, problem
+    assert "\n" not in problem
+
+
+def test_asset_false_is_not_an_asset_block(jobs_dir: Path):
+    (problem,) = problems(write(jobs_dir, JOB + "    asset: false\n"))
+    assert "job 'j', field 'asset': Input should be a valid dictionary" in problem, problem
+
+
+def test_without_an_asset_block_a_job_is_a_generated_asset_with_defaults(jobs_dir: Path):
+    path = write(
+        jobs_dir,
+        JOB
+        + "    description: Orders.\n  shell:\n    script: orders.py\n    type: pythonshell\n    glue_version: '3.0'\n",
+    )
+    jobs = load_manifest(path).jobs
+    spec = jobs["j"].asset_spec(code_version="abc")
+    assert (spec.key, spec.description, spec.kinds, spec.code_version) == (
+        dg.AssetKey("j"),
+        "Orders.",
+        {"glue", "spark"},
+        "abc",
+    )
+    assert (spec.group_name, list(spec.deps), spec.owners, jobs["j"].spec.asset.message_reader) == (
+        None,
+        [],
+        [],
+        "cloudwatch",
+    )
+    assert jobs["shell"].asset_spec().kinds == {"glue", "python"} and jobs["shell"].asset_spec().description is None
+
+
+def test_an_asset_block_shapes_the_asset(jobs_dir: Path):
+    block = (
+        "      key: reports/orders\n      group: reports\n      description: Per region.\n"
+        "      kinds: [glue, s3]\n      deps: [glue_pipes_asset, raw/orders]\n      owners: [team:data, a@b.io]\n"
+        "      tags: {domain: orders}\n      message_reader: s3\n      run_arguments: {'--row_count': '5'}\n"
+    )
+    job = load_manifest(write(jobs_dir, ASSET + block)).jobs["j"]
+    spec = job.asset_spec()
+    assert spec.key == dg.AssetKey(["reports", "orders"]) and spec.group_name == "reports"
+    assert (spec.description, spec.kinds) == ("Per region.", {"glue", "s3"})
+    assert [dep.asset_key for dep in spec.deps] == [dg.AssetKey("glue_pipes_asset"), dg.AssetKey(["raw", "orders"])]
+    assert (spec.owners, spec.tags["domain"]) == (["team:data", "a@b.io"], "orders")
+    assert (job.spec.asset.message_reader, job.spec.asset.run_arguments) == ("s3", {"--row_count": "5"})
+
+
+def test_the_glue_job_definition_ignores_the_asset_block(jobs_dir: Path):
+    plain = load_manifest(write(jobs_dir, JOB)).jobs["j"]
+    shaped = load_manifest(write(jobs_dir, ASSET + "      key: a/b\n      run_arguments: {'--x': '1'}\n")).jobs["j"]
+    uris = {"role_arn": "arn:role", "script_uri": "s3://b/j.py", "extra_py_uris": []}
+    assert job_definition(shaped, **uris) == job_definition(plain, **uris)
+
+
+def test_the_project_manifest_hand_writes_one_asset_and_generates_the_other():
+    jobs = load_manifest(GLUE_JOBS / "jobs.yaml").jobs
+    assert jobs["glue_pipes_asset"].spec.asset.hand_written
+    s3 = jobs["glue_pipes_s3_asset"]
+    assert not s3.spec.asset.hand_written and s3.spec.asset.message_reader == "s3"
+    assert s3.asset_spec().kinds == {"glue", "python", "s3"}
+
+
+def test_the_cli_rejects_a_bad_asset_block_with_exit_2_and_one_line(jobs_dir: Path, capsys):
+    path = write(jobs_dir, ASSET + "      owners: [bob]\n      colour: blue\n")
+    assert cli.main(["deploy", "--manifest", str(path)]) == 2
+    assert capsys.readouterr().err == f"error: {path}: job 'j', field 'asset.colour': unknown field\n"

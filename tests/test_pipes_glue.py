@@ -466,7 +466,6 @@ def run_in_own_process(settings, tmp_path: Path, job: str, arguments: dict[str, 
         "GLUE_PIPES_MANIFEST": settings.manifest_path,
         "GLUE_PIPES_JOB_PREFIX": PREFIX,
         "GLUE_PIPES_S3_PREFIX": settings.s3_prefix,
-        "GLUE_PIPES_DEPLOY_ON_RUN": "false",
         "TEST_GLUE_JOB": PREFIX + job,
         "TEST_GLUE_ARGUMENTS": json.dumps(arguments),
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 
 from glue_pipes_project.deploy.artifacts import job_code_versions
-from glue_pipes_project.deploy.manifest import ManifestError
+from glue_pipes_project.deploy.manifest import unknown_job
 from glue_pipes_project.deploy.plan import load_project_manifest
 from glue_pipes_project.settings import Settings
 
@@ -23,10 +23,5 @@ def _project_code_versions() -> tuple[str, dict[str, str]]:
 def code_version(job_name: str) -> str:
     manifest_path, versions = _project_code_versions()
     if job_name not in versions:
-        raise ManifestError(
-            [
-                f"{manifest_path}: no job {job_name!r} (jobs: {', '.join(sorted(versions)) or 'none'}); "
-                "an asset's JobName must be a job of jobs.yaml"
-            ]
-        )
+        raise unknown_job(manifest_path, job_name, versions)
     return versions[job_name]

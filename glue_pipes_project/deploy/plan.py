@@ -304,9 +304,56 @@ def verify_deployed_artifacts(settings: Settings, clients: AwsClients, manifest:
     if tampered:
         found = "; ".join(f"s3://{settings.bucket}/{t.key} (Glue job {keys[t.key]!r}) {t.problem}" for t in tampered)
         raise DeployError(
-            f"not running artifacts changed after deploy: {found}. Run `glue-pipes deploy` to restore them "
-            "(GLUE_PIPES_DEPLOY_ON_RUN is off, so runs do not deploy)"
+            f"not running artifacts changed after deploy: {found}. Run `glue-pipes deploy` to restore them"
         )
+
+
+DEPLOY_FIX = "run `glue-pipes deploy` (`make deploy`) or the deploy_glue_jobs job in Dagster"
+
+
+@dataclass(frozen=True)
+class JobDrift:
+    """How one deployed Glue job differs from what the repository would deploy for it; nothing: in sync."""
+
+    job: str
+    glue_job_name: str
+    missing: bool  # no Glue job of that name
+    changed_fields: tuple[str, ...]  # fields of the job definition Glue has differently (Command: the script)
+    files: tuple[FileChange, ...]  # the job's files deploy would upload: not in S3, or changed there
+
+    @property
+    def in_sync(self) -> bool:
+        return not (self.missing or self.changed_fields or self.files)
+
+    def describe(self) -> str:
+        """One line: what differs, or that nothing does."""
+        if self.in_sync:
+            return f"Glue job {self.glue_job_name!r} is what the repository deploys for job {self.job!r}"
+        found = []
+        if self.missing:
+            found.append(f"Glue job {self.glue_job_name!r} does not exist")
+        if self.changed_fields:
+            found.append(f"Glue job {self.glue_job_name!r} differs in {', '.join(self.changed_fields)}")
+        found += [
+            f"{f.label} was changed in S3 after deploy ({f.tampered})" if f.tampered else f"this {f.label} is not in S3"
+            for f in self.files
+        ]
+        return f"job {self.job!r} is not deployed as the repository has it: " + "; ".join(found)
+
+    def to_metadata(self) -> dict[str, Any]:
+        return {
+            "glue_job_name": self.glue_job_name,
+            "job_missing": self.missing,
+            "changed_fields": list(self.changed_fields),
+            "files_not_deployed": [f.label for f in self.files],
+        }
+
+
+def job_drift(settings: Settings, clients: AwsClients, manifest: Manifest, job: str) -> JobDrift:
+    """Read-only: the deploy plan of one job, as what differs between Glue and the repository."""
+    plan = deployer_for(settings, clients).plan(manifest.only(job), create_bucket=True)
+    (change,) = plan.jobs
+    return JobDrift(job, change.name, change.action == "create", change.fields, tuple(plan.uploads))
 
 
 def deployer_for(settings: Settings, clients: AwsClients) -> Deployer:

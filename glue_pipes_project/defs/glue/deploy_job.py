@@ -7,13 +7,7 @@ import dagster as dg
 
 from glue_pipes_project.aws import AwsClients
 from glue_pipes_project.deploy.plan import deploy_project
-from glue_pipes_project.settings import Settings
-
-
-class GlueDeployResource(dg.ConfigurableResource):
-    """Deploys glue_jobs/ with the code location's settings."""
-
-    settings: Settings
+from glue_pipes_project.resources import GlueDeployResource
 
 
 class DeployConfig(dg.Config):

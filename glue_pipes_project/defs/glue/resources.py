@@ -3,9 +3,9 @@ code location (not at import), so a bad setting or jobs.yaml fails the load with
 
 import dagster as dg
 
-from glue_pipes_project.defs.glue.deploy_job import GlueDeployResource
+from glue_pipes_project.deploy.manifest import MESSAGE_READER_RESOURCES
 from glue_pipes_project.deploy.plan import load_project_manifest
-from glue_pipes_project.resources import GluePipesClientResource
+from glue_pipes_project.resources import GlueDeployResource, GluePipesClientResource
 from glue_pipes_project.settings import Settings
 
 
@@ -15,8 +15,10 @@ def resources() -> dg.Definitions:
     load_project_manifest(settings)  # names the file, job and field of any problem
     return dg.Definitions(
         resources={
-            "glue_pipes_client": GluePipesClientResource(settings=settings, message_reader="cloudwatch"),
-            "glue_pipes_s3_client": GluePipesClientResource(settings=settings, message_reader="s3"),
+            **{
+                key: GluePipesClientResource(settings=settings, message_reader=reader)
+                for reader, key in MESSAGE_READER_RESOURCES.items()
+            },
             "glue_deploy": GlueDeployResource(settings=settings),
         },
     )

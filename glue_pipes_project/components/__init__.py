@@ -1,0 +1,1 @@
+"""The project's component types (listed by ``dg list components``; registered in pyproject.toml)."""
