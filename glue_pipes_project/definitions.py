@@ -14,6 +14,7 @@ def defs() -> dg.Definitions:
     # installed wheel does not have. In a checkout the project root is the same as the one dg finds.
     project_root = Path(__file__).resolve().parent.parent
     with warnings.catch_warnings():
-        # The loader calls dagster's own preview APIs; load_from_defs_folder hides those warnings the same way.
+        # The loader calls dagster's own preview and beta APIs; load_from_defs_folder hides those warnings too.
         warnings.simplefilter("ignore", dg.PreviewWarning)
+        warnings.simplefilter("ignore", dg.BetaWarning)
         return dg.ComponentTree.from_module(defs_module=defs_package, project_root=project_root).build_defs()
