@@ -5,6 +5,8 @@ PYTHON ?= python3
 UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 VENV := .venv
+# The offline linters, locked apart in tools/lint/ (its pyproject.toml says why).
+LINT_ENV := .tools/lint
 # Use the machine's Python; never download one.
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
@@ -14,7 +16,7 @@ export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 # What `make dev` serves the UI with (e.g. DAGSTER_DEV="$(VENV)/bin/dg dev -p 3001"; `dagster dev -w workspace.yaml` works too).
 DAGSTER_DEV ?= $(VENV)/bin/dg dev
 
-.PHONY: dev test check typecheck deploy stop-local clean
+.PHONY: dev test check typecheck lint deploy stop-local clean
 
 dev: $(VENV)/.synced
 	@mkdir -p $(DAGSTER_HOME)
@@ -34,6 +36,11 @@ check: typecheck
 typecheck: $(VENV)/.synced
 	$(VENV)/bin/mypy
 
+# Workflows (actionlint, zizmor, check-jsonschema), Dockerfiles (hadolint), dagster_cloud.yaml
+# (dagster-cloud ci check): the files git knows, offline. tools/lint/run.py lists the linters.
+lint: $(VENV)/.synced $(LINT_ENV)/.synced
+	$(LINT_ENV)/bin/python tools/lint/run.py --project-bin $(VENV)/bin
+
 deploy: $(VENV)/.synced
 	$(VENV)/bin/glue-pipes deploy
 
@@ -47,6 +54,11 @@ $(UV):
 
 $(VENV)/.synced: uv.lock pyproject.toml packages/glue-pipes-local-aws/pyproject.toml | $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+$(LINT_ENV)/.synced: tools/lint/uv.lock tools/lint/pyproject.toml | $(UV)
+	@# Its own environment: the VIRTUAL_ENV exported above names the project's.
+	env -u VIRTUAL_ENV UV_PROJECT_ENVIRONMENT=$(CURDIR)/$(LINT_ENV) $(UV) sync --frozen --project tools/lint --python $(PYTHON)
 	@touch $@
 
 clean:
