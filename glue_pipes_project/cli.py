@@ -131,7 +131,8 @@ def _teardown(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     flags = {"GLUE_PIPES_ENV": args.env, "GLUE_PIPES_BRANCH": args.branch}
-    settings = _settings({**os.environ, **{name: value for name, value in flags.items() if value is not None}})
+    given = {name: value for name, value in flags.items() if value is not None}
+    settings = _settings({**os.environ, **_dotenv(), **given})  # what deploy reads, then the flags
     if args.branch is not None and settings.environment != "branch":
         print(
             f"error: --branch names a branch environment, not {settings.environment}: add --env branch", file=sys.stderr
