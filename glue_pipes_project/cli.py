@@ -10,10 +10,14 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, get_args
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from glue_pipes_project.settings import Settings, SettingsError
+from glue_pipes_project.settings import Environment, Settings, SettingsError
+
+if TYPE_CHECKING:
+    from glue_pipes_project.aws import AwsClients
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -49,6 +53,20 @@ def _parser() -> argparse.ArgumentParser:
     deploy.add_argument("--json", action="store_true", help="print the plan or result as one JSON object on stdout")
     deploy.set_defaults(handler=_deploy)
 
+    teardown = commands.add_parser(
+        "teardown",
+        help="delete one environment's managed Glue jobs and its S3 prefix (never prod)",
+        description="Delete the Glue jobs deploy made for one environment (name under its prefix and both "
+        "glue-pipes tags) and every object under its S3 prefix (every version, if the bucket keeps versions); "
+        "nothing else. Refuses prod. Exit codes: 0 done, also when nothing was there; 1 AWS or local endpoint "
+        "error, or a delete failed (what remains is listed); 2 bad input (settings, prod), nothing changed.",
+    )
+    teardown.add_argument("--env", choices=get_args(Environment), help="environment (default: GLUE_PIPES_ENV)")
+    teardown.add_argument("--branch", help="the branch environment's git branch (default: GLUE_PIPES_BRANCH)")
+    teardown.add_argument("--dry-run", action="store_true", help="print what would be deleted, change nothing")
+    teardown.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
+    teardown.set_defaults(handler=_teardown)
+
     # Listed for `--help` only: main() hands everything after `local-aws` to the endpoint's command line.
     commands.add_parser(
         "local-aws",
@@ -61,7 +79,6 @@ def _parser() -> argparse.ArgumentParser:
 def _deploy(args: argparse.Namespace) -> int:
     from glue_pipes_project.aws import AwsClients, LocalEndpointError
     from glue_pipes_project.deploy.manifest import ManifestError
-    from glue_pipes_project.deploy.naming import Naming
     from glue_pipes_project.deploy.plan import DeployError, deploy_project, load_project_manifest
     from glue_pipes_project.deploy.report import ProgressPrinter, format_plan, format_summary
 
@@ -74,9 +91,7 @@ def _deploy(args: argparse.Namespace) -> int:
     try:
         manifest = load_project_manifest(settings)  # before any AWS call: bad input changes nothing
         clients = AwsClients.connect(settings)
-        root = f"s3://{settings.bucket}/{Naming.from_settings(settings).root_prefix}"
-        endpoint = clients.endpoint_url or f"AWS {clients.region}"
-        location = f"{settings.environment} environment, {root}, {endpoint}"
+        location = _location(settings, clients)
         apply = not (args.dry_run or args.check)
         plan = deploy_project(
             settings,
@@ -93,20 +108,76 @@ def _deploy(args: argparse.Namespace) -> int:
     except (DeployError, LocalEndpointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        print(
-            f"error: AWS {exc.operation_name} failed: {error.get('Code')}: {error.get('Message')}",
-            file=sys.stderr,
-        )
-        return 1
-    except BotoCoreError as exc:  # no credentials, endpoint unreachable, ...
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except (ClientError, BotoCoreError) as exc:
+        return _aws_failure(exc)
     print(format_summary(plan, applied=apply, seconds=time.monotonic() - started), file=out)
     if args.json:
         print(json.dumps({**plan.to_dict(), "environment": settings.environment, "dry_run": not apply}))
     return 3 if args.check and plan.has_changes else 0
+
+
+def _teardown(args: argparse.Namespace) -> int:
+    from glue_pipes_project.aws import AwsClients, LocalEndpointError
+    from glue_pipes_project.deploy.naming import Naming
+    from glue_pipes_project.deploy.report import ProgressPrinter
+    from glue_pipes_project.deploy.teardown import (
+        Teardown,
+        TeardownError,
+        TeardownRefused,
+        format_teardown_plan,
+        format_teardown_summary,
+        refuse_prod,
+    )
+
+    started = time.monotonic()
+    flags = {"GLUE_PIPES_ENV": args.env, "GLUE_PIPES_BRANCH": args.branch}
+    given = {name: value for name, value in flags.items() if value is not None}
+    settings = _settings({**os.environ, **_dotenv(), **given})  # what deploy reads, then the flags
+    if args.branch is not None and settings.environment != "branch":
+        print(
+            f"error: --branch names a branch environment, not {settings.environment}: add --env branch", file=sys.stderr
+        )
+        return 2
+    out = sys.stderr if args.json else sys.stdout
+    try:
+        naming = Naming.from_settings(settings)
+        refuse_prod(naming)  # before any AWS call, or starting a local endpoint
+        clients = AwsClients.connect(settings)
+        teardown = Teardown(clients, naming, bucket=settings.bucket)
+        plan = teardown.plan()
+        print(format_teardown_plan(plan, location=_location(settings, clients)), file=out, flush=True)
+        if not args.dry_run:
+            teardown.apply(plan, ProgressPrinter(out))
+    except TeardownRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (TeardownError, LocalEndpointError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (ClientError, BotoCoreError) as exc:
+        return _aws_failure(exc)
+    print(format_teardown_summary(plan, applied=not args.dry_run, seconds=time.monotonic() - started), file=out)
+    if args.json:
+        print(json.dumps({**plan.to_dict(), "dry_run": args.dry_run}))
+    return 0
+
+
+def _location(settings: Settings, clients: AwsClients) -> str:
+    """The environment, its S3 root and the endpoint a command acts on: the first line of its plan."""
+    from glue_pipes_project.deploy.naming import Naming
+
+    root = f"s3://{settings.bucket}/{Naming.from_settings(settings).root_prefix}"
+    endpoint = clients.endpoint_url or f"AWS {clients.region}"
+    return f"{settings.environment} environment, {root}, {endpoint}"
+
+
+def _aws_failure(exc: ClientError | BotoCoreError) -> int:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        print(f"error: AWS {exc.operation_name} failed: {error.get('Code')}: {error.get('Message')}", file=sys.stderr)
+    else:  # no credentials, endpoint unreachable, ...
+        print(f"error: {exc}", file=sys.stderr)
+    return 1
 
 
 def _local_aws(arguments: list[str]) -> int:

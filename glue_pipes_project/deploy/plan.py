@@ -8,7 +8,7 @@ code deploys to the local endpoint and to AWS.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -178,7 +178,8 @@ class Deployer:
                 fields = tuple(changed_fields(definition, existing[name]))
                 jobs.append(JobChange(name, logical, "update" if fields else "unchanged", fields, definition))
         if prune:
-            jobs += [JobChange(name, None, "delete") for name in self._prunable_jobs(set(desired))]
+            gone = managed_jobs(self.clients, self.naming, keep=set(desired))
+            jobs += [JobChange(name, None, "delete") for name in gone]
         return Plan(self.bucket, bucket_missing, tuple(files), tuple(jobs))
 
     def apply(self, plan: Plan, progress: ProgressCallback | None = None) -> None:
@@ -223,25 +224,6 @@ class Deployer:
             response = self.clients.glue.batch_get_jobs(JobNames=names[start : start + BATCH_GET_JOBS_LIMIT])
             found.update({job["Name"]: cast(dict[str, Any], job) for job in response.get("Jobs", [])})
         return found
-
-    def _prunable_jobs(self, keep: set[str]) -> list[str]:
-        """Jobs that carry this project's tag for this environment and left the manifest."""
-        candidates = [
-            name
-            for page in self.clients.glue.get_paginator("get_jobs").paginate()
-            for name in (job["Name"] for job in page.get("Jobs", []))
-            if name not in keep and self.naming.owns_job_name(name)
-        ]
-        if not candidates:
-            return []
-        account = self.clients.sts.get_caller_identity()["Account"]
-        prunable = []
-        for name in sorted(candidates):
-            arn = f"arn:aws:glue:{self.clients.region}:{account}:job/{name}"
-            tags = self.clients.glue.get_tags(ResourceArn=arn).get("Tags", {})
-            if tags.get(MANAGED_TAG) == MANAGED_VALUE and tags.get(ENVIRONMENT_TAG) == self.naming.environment_id:
-                prunable.append(name)
-        return prunable
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -289,6 +271,29 @@ class Deployer:
 
     def _uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
+
+
+def managed_jobs(clients: AwsClients, naming: Naming, *, keep: Collection[str] = ()) -> list[str]:
+    """This environment's Glue jobs, except those in ``keep``: the only jobs prune and teardown delete.
+
+    A job counts only if its name is under the environment's prefix and it carries both tags of ours.
+    """
+    candidates = [
+        name
+        for page in clients.glue.get_paginator("get_jobs").paginate()
+        for name in (job["Name"] for job in page.get("Jobs", []))
+        if name not in keep and naming.owns_job_name(name)
+    ]
+    if not candidates:
+        return []
+    account = clients.sts.get_caller_identity()["Account"]
+    managed = []
+    for name in sorted(candidates):
+        arn = f"arn:aws:glue:{clients.region}:{account}:job/{name}"
+        tags = clients.glue.get_tags(ResourceArn=arn).get("Tags", {})
+        if tags.get(MANAGED_TAG) == MANAGED_VALUE and tags.get(ENVIRONMENT_TAG) == naming.environment_id:
+            managed.append(name)
+    return managed
 
 
 def load_project_manifest(settings: Settings) -> Manifest:
