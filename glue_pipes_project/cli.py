@@ -13,6 +13,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from glue_pipes_project import infra
 from glue_pipes_project.settings import Settings, SettingsError
 
 
@@ -48,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     deploy.add_argument("--json", action="store_true", help="print the plan or result as one JSON object on stdout")
     deploy.set_defaults(handler=_deploy)
+
+    infra.add_parser(commands)
 
     # Listed for `--help` only: main() hands everything after `local-aws` to the endpoint's command line.
     commands.add_parser(
