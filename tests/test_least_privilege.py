@@ -16,6 +16,7 @@ import shutil
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import dagster as dg
 import pytest
 import yaml
@@ -252,3 +253,17 @@ def test_a_new_call_without_a_policy_change_fails_the_check(endpoint, recorded, 
     assert extra and {p for p, _, _ in extra} == {principal}
     assert denied(attributed(recorded), POLICIES) == []
     assert denied(attributed(recorded) + extra, POLICIES) != []
+
+
+def test_each_principal_signs_with_its_own_secret_only(endpoint):
+    deploy, runtime = endpoint.principals["deploy"], endpoint.principals["runtime"]
+    forged = boto3.client(
+        "s3",
+        endpoint_url=endpoint.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id=deploy.access_key_id,
+        aws_secret_access_key=runtime.secret_access_key,
+    )
+    with pytest.raises(ClientError, match="SignatureDoesNotMatch"):
+        forged.list_buckets()
+    endpoint.client("s3", principal="runtime").list_buckets()
