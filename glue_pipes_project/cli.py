@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, get_args
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from glue_pipes_project import infra
 from glue_pipes_project.settings import Environment, Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     teardown.add_argument("--dry-run", action="store_true", help="print what would be deleted, change nothing")
     teardown.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
     teardown.set_defaults(handler=_teardown)
+    infra.add_parser(commands)
 
     # Listed for `--help` only: main() hands everything after `local-aws` to the endpoint's command line.
     commands.add_parser(

@@ -102,7 +102,11 @@ class GluePipesClientResource(ConfigurableResourceFactory[PipesGlueClient]):
         )
         if self.message_reader == "s3":
             return GlueS3MessageReader(
-                bucket=self.settings.bucket, client=clients.s3, logs_client=clients.logs, tail_policy=tail_policy
+                bucket=self.settings.bucket,
+                key_prefix=Naming.from_settings(self.settings).pipes_messages_prefix,
+                client=clients.s3,
+                logs_client=clients.logs,
+                tail_policy=tail_policy,
             )
         return GlueCloudWatchMessageReader(client=clients.logs, tail_policy=tail_policy)
 

@@ -422,8 +422,8 @@ def test_script_gets_the_endpoint_and_no_other_aws_settings(
     assert json.loads(environment) == {
         "AWS_ENDPOINT_URL": aws.endpoint_url,
         "AWS_DEFAULT_REGION": aws.region,
-        "AWS_ACCESS_KEY_ID": aws.credentials.access_key_id,
-        "AWS_SECRET_ACCESS_KEY": aws.credentials.secret_access_key,
+        "AWS_ACCESS_KEY_ID": aws.principals["glue-job"].access_key_id,
+        "AWS_SECRET_ACCESS_KEY": aws.principals["glue-job"].secret_access_key,
     }
     assert listed == "True"  # plain boto3 inside the script reaches the endpoint's S3
 

@@ -384,9 +384,25 @@ def _unreadable_message(session: _ReaderSession, line: str) -> str:
 class GlueS3MessageReader(LiveGlueReaderMixin, PipesS3MessageReader):
     """Pipes messages from the chunks ``PipesS3MessageWriter`` uploads, every chunk as soon as it lands."""
 
-    def __init__(self, *, bucket: str, client: Any, logs_client: Any, tail_policy: TailPolicy | None = None):
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        client: Any,
+        logs_client: Any,
+        key_prefix: str = "",
+        tail_policy: TailPolicy | None = None,
+    ):
         super().__init__(bucket=bucket, client=client, interval=0)
+        self._key_prefix = key_prefix
         self._init_live(logs_client, tail_policy)
+
+    @contextmanager
+    def get_params(self) -> Iterator[PipesParams]:
+        """dagster-aws's params, with the chunks under ``key_prefix`` instead of the bucket's root, so
+        the Glue job role's write access stays on one prefix."""
+        with super().get_params() as params:
+            yield {**params, "key_prefix": f"{self._key_prefix}{params['key_prefix']}"}
 
     def _message_source(
         self, session: _ReaderSession, params: PipesParams, handler: PipesMessageHandler

@@ -9,6 +9,8 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from .attribution import authorizations
+from .auth import BODY_KEY, PRINCIPAL_KEY
 from .clients import INTERNAL_HEADER
 from .control import CONTROL_PREFIX, ControlApi
 from .glue.responses import GlueApi
@@ -44,8 +46,14 @@ class EndpointApp:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "").startswith(CONTROL_PREFIX):
             return self._control.handle(Request(environ))(environ, start_response)
+        operation = operation_of(environ)
+        # Every call, the endpoint's own included (the Glue service acts as the job's role), is attributed.
+        self._counter.record(
+            environ.get(PRINCIPAL_KEY, ""),
+            operation,
+            authorizations(operation, self._region(environ), environ, environ.get(BODY_KEY, b"")),
+        )
         if environ.get(_INTERNAL_ENVIRON_KEY) != "1":  # only what clients send is counted and faulted
-            operation = operation_of(environ)
             self._counter.count(operation)
             fault = self._faults.take(operation)
             if fault and fault.error:

@@ -1,8 +1,10 @@
 """The endpoint's front door: only its user, from this machine, not through a browser.
 
 Every request must name the loopback address and port the endpoint serves in `Host` (DNS
-rebinding), carry no `Origin` (a web page), and be SigV4-signed with the endpoint's credentials;
-the control API wants a token derived from the same secret and JSON bodies. Signatures are checked
+rebinding), carry no `Origin` (a web page), and be SigV4-signed with the endpoint's credentials or
+one of its named principals' (`PRINCIPALS`); the request then carries the principal's name
+(`PRINCIPAL_KEY`) and its buffered body (`BODY_KEY`) for attribution. The control API wants a token
+derived from the endpoint's own secret and JSON bodies. Signatures are checked
 by recomputing them with botocore's own signer. No response grants CORS: moto's permissive headers
 are stripped.
 """
@@ -15,7 +17,7 @@ import hmac
 import io
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from botocore.auth import SIGV4_TIMESTAMP, S3SigV4Auth, SigV4Auth
@@ -27,7 +29,7 @@ from werkzeug.wrappers import Response
 from werkzeug.wsgi import get_input_stream
 
 from .control_client import CONTROL_PREFIX, HEALTH_ROUTE, TOKEN_HEADER
-from .credentials import EndpointCredentials
+from .credentials import ADMIN, EndpointCredentials
 from .protocol import AwsError, json_error, xml_error
 
 WsgiApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
@@ -47,14 +49,24 @@ _UNHASHED_PAYLOADS = frozenset(
 )
 _MAX_CLOCK_SKEW = datetime.timedelta(minutes=15)  # what AWS allows
 _HOW_TO_SIGN = "sign requests with this endpoint's credentials (glue-pipes local-aws env)"
+PRINCIPAL_KEY = "glue_pipes.principal"  # WSGI environ keys set on an authenticated request
+BODY_KEY = "glue_pipes.body"
 
 
 class RequestGuard:
     """WSGI middleware in front of the endpoint's app."""
 
-    def __init__(self, app: WsgiApp, credentials: EndpointCredentials, host: str, port: int) -> None:
+    def __init__(
+        self,
+        app: WsgiApp,
+        credentials: EndpointCredentials,
+        host: str,
+        port: int,
+        principals: Mapping[str, EndpointCredentials] | None = None,
+    ) -> None:
         self._app = app
         self._credentials = credentials
+        self._principals = {ADMIN: credentials, **(principals or {})}
         names = {*("127.0.0.1", "localhost", "[::1]"), f"[{host}]" if ":" in host else host}
         self._hosts = {f"{name}:{port}" for name in names}
 
@@ -102,7 +114,8 @@ class RequestGuard:
         if match is None:
             code = "MissingAuthenticationTokenException" if json_protocol else "AccessDenied"
             raise AwsError(code, f"Request is not signed with SigV4: {_HOW_TO_SIGN}", 403)
-        if not hmac.compare_digest(match["key"].encode(), self._credentials.access_key_id.encode()):
+        principal = self._principal_of(match["key"])
+        if principal is None:
             code = "UnrecognizedClientException" if json_protocol else "InvalidAccessKeyId"
             raise AwsError(code, f"Unknown access key id: {_HOW_TO_SIGN}", 403)
         timestamp = _request_time(environ, match["date"])
@@ -110,14 +123,30 @@ class RequestGuard:
         payload_hash = environ.get("HTTP_X_AMZ_CONTENT_SHA256")
         if payload_hash and payload_hash not in _UNHASHED_PAYLOADS and payload_hash != hashlib.sha256(body).hexdigest():
             raise AwsError("XAmzContentSHA256Mismatch", "x-amz-content-sha256 does not match the body", 400)
-        expected = self._signature(environ, match, timestamp, body)
+        expected = self._signature(environ, match, timestamp, body, self._principals[principal])
         if not hmac.compare_digest(expected.encode(), match["signature"].encode()):
             code = "InvalidSignatureException" if json_protocol else "SignatureDoesNotMatch"
             raise AwsError(code, f"The request signature does not match: {_HOW_TO_SIGN}", 403)
+        environ[PRINCIPAL_KEY] = principal
+        environ[BODY_KEY] = body
 
-    def _signature(self, environ: dict[str, Any], match: re.Match[str], timestamp: str, body: bytes) -> str:
+    def _principal_of(self, access_key_id: str) -> str | None:
+        found = None
+        for name, credentials in self._principals.items():  # every key compared: no timing hint of which matched
+            if hmac.compare_digest(access_key_id.encode(), credentials.access_key_id.encode()):
+                found = name
+        return found
+
+    def _signature(
+        self,
+        environ: dict[str, Any],
+        match: re.Match[str],
+        timestamp: str,
+        body: bytes,
+        signer_credentials: EndpointCredentials,
+    ) -> str:
         signer_class = _S3Verifier if match["service"] == "s3" else _Verifier
-        credentials = Credentials(self._credentials.access_key_id, self._credentials.secret_access_key)
+        credentials = Credentials(signer_credentials.access_key_id, signer_credentials.secret_access_key)
         signer = signer_class(credentials, match["service"], match["region"])
         headers = EnvironHeaders(environ)
         signed = HTTPHeaders()

@@ -1,4 +1,5 @@
-"""The `/_glue_pipes/` control API: health, request counts, faults, quotas, forced run states, shutdown."""
+"""The `/_glue_pipes/` control API: health, request counts and attributed calls, faults, quotas, forced
+run states, shutdown."""
 
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ class ControlApi:
             return _json({"service": SERVICE_NAME, "pid": os.getpid(), "endpoint_url": self._endpoint_url})
         if route == ("GET", "requests"):
             return _json(self._counter.snapshot())
+        if route == ("GET", "requests/calls"):
+            return _json({"calls": self._counter.calls()})
         if route == ("GET", "requests/throttled"):
             return _json(self._counter.throttled())
         if route == ("DELETE", "requests"):

@@ -48,8 +48,12 @@ class ControlClient:
         """Requests per operation answered with a quota throttle (counted in `requests()` too)."""
         return self._call("GET", "requests/throttled")
 
+    def calls(self) -> list[dict[str, Any]]:
+        """Every call since the last reset, once per principal, operation and authorizations, with a count."""
+        return self._call("GET", "requests/calls")["calls"]
+
     def reset_requests(self) -> None:
-        """Reset both the request and the throttled counts."""
+        """Reset the request and throttled counts and the attributed calls."""
         self._call("DELETE", "requests")
 
     def set_quotas(self, quotas: str) -> None:

@@ -20,6 +20,11 @@ from urllib.parse import urlsplit
 from .runtime_dir import read_private, runtime_dir, write_private
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+# Named principals besides the endpoint's own (admin) key: each stands for one IAM identity of a real
+# deployment, so the endpoint can attribute every call to the policy that would have to allow it
+# (infra/glue-pipes.yaml). Their keys stay in the process that started the endpoint.
+PRINCIPALS = ("deploy", "deploy-check", "runtime", "glue-job")
+ADMIN = "admin"
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,10 @@ class EndpointCredentials:
     @classmethod
     def generate(cls) -> EndpointCredentials:
         return cls(f"GLUEPIPES{secrets.token_hex(6).upper()}", secrets.token_urlsafe(30))
+
+    @classmethod
+    def generate_principals(cls) -> dict[str, EndpointCredentials]:
+        return {name: cls.generate() for name in PRINCIPALS}
 
     @property
     def control_token(self) -> str:

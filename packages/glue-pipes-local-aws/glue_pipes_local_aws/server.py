@@ -48,7 +48,9 @@ class LocalAWS:
 
     `minute_seconds` is the length of an emulated minute, for Glue's `Timeout` (tests shorten it).
     Requests must be signed with `credentials` (fresh random ones per instance), which `start()`
-    publishes in the user's private runtime directory for the project's clients to find.
+    publishes in the user's private runtime directory for the project's clients to find, or with one
+    of `principals` (`deploy`, `deploy-check`, `runtime`, `glue-job`: one per IAM identity of a deployment; Glue job
+    runs get `glue-job`'s), so that `calls()` attributes each call to the policy that must allow it.
     `quotas` makes it throttle calls beyond per-operation rates as AWS does (`QuotaTable.aws()` for
     AWS's defaults, or `QuotaTable.parse("logs:GetLogEvents=10")`); off by default.
     """
@@ -72,6 +74,7 @@ class LocalAWS:
         self._work_dir: Path | None = None
         self._app: RequestGuard | None = None
         self.credentials = EndpointCredentials.generate()
+        self.principals = EndpointCredentials.generate_principals()
         self._stop_lock = threading.Lock()
         self._stopped = threading.Event()
 
@@ -102,8 +105,9 @@ class LocalAWS:
         self._work_dir = Path(tempfile.mkdtemp(prefix=f"{_WORK_DIR_PREFIX}{os.getpid()}-", dir=runtime_dir()))
         self._runner = Runner(
             self.endpoint_url,
-            InternalClients(self.endpoint_url, self.credentials),
-            GlueRuntime(self._work_dir / "runtime", self.credentials),
+            # Glue reads the script and writes its logs as the job's role, and the script runs as it.
+            InternalClients(self.endpoint_url, self.principals["glue-job"]),
+            GlueRuntime(self._work_dir / "runtime", self.principals["glue-job"]),
             self._work_dir / "runs",
             self._minute_seconds,
         )
@@ -111,7 +115,7 @@ class LocalAWS:
         quotas = QuotaEnforcer(self._quotas)
         control = ControlApi(self.endpoint_url, counter, faults, glue, quotas, on_shutdown=self._stop_in_background)
         app = EndpointApp(glue, control, counter, faults, self.region, quotas)
-        self._app = RequestGuard(app, self.credentials, self._host, self.port)
+        self._app = RequestGuard(app, self.credentials, self._host, self.port, self.principals)
         publish(self.port, self.credentials)
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-aws", daemon=True)
         self._thread.start()
@@ -135,13 +139,22 @@ class LocalAWS:
     def wait_stopped(self, timeout: float | None = None) -> bool:
         return self._stopped.wait(timeout)
 
-    def client(self, service_name: str, region: str | None = None, config: Config | None = None) -> Any:
-        """A boto3 client for this endpoint (its credentials, path-style S3)."""
-        return make_client(service_name, self.endpoint_url, region or self.region, self.credentials, config)
+    def client(
+        self, service_name: str, region: str | None = None, config: Config | None = None, principal: str | None = None
+    ) -> Any:
+        """A boto3 client for this endpoint (its credentials, or `principal`'s; path-style S3)."""
+        credentials = self.principals[principal] if principal else self.credentials
+        return make_client(service_name, self.endpoint_url, region or self.region, credentials, config)
 
     def requests(self) -> dict[str, int]:
         """Requests received per operation (`glue:StartJobRun`, `s3:PutObject`, ...) since the last reset."""
         return self.control.requests()
+
+    def calls(self) -> list[dict[str, Any]]:
+        """Every call since the last reset, by principal (`admin` for `credentials`), with what IAM
+        would evaluate: `{"principal", "operation", "authorizations": [{"action", "resource",
+        "context"}], "count"}`."""
+        return self.control.calls()
 
     def throttled(self) -> dict[str, int]:
         """Requests per operation that were throttled for exceeding a quota (also in `requests()`)."""

@@ -8,18 +8,42 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from .attribution import Authorization
+
 
 class RequestCounter:
-    """Requests received per operation, and among them those answered with a quota throttle."""
+    """Requests received per operation, and among them those answered with a quota throttle; and every
+    authenticated call by principal, operation and what IAM would evaluate (`attribution`).
+
+    Calls are kept once per distinct (principal, operation, authorizations) with a count, so a
+    long-running endpoint holds one entry per object or job touched, not one per poll.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self._throttled: Counter[str] = Counter()
+        self._calls: Counter[tuple[str, str, tuple[Authorization, ...]]] = Counter()
 
     def count(self, operation: str) -> None:
         with self._lock:
             self._counts[operation] += 1
+
+    def record(self, principal: str, operation: str, authorizations: tuple[Authorization, ...]) -> None:
+        with self._lock:
+            self._calls[(principal, operation, authorizations)] += 1
+
+    def calls(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [
+                {
+                    "principal": principal,
+                    "operation": operation,
+                    "authorizations": [authorization.to_dict() for authorization in authorizations],
+                    "count": count,
+                }
+                for (principal, operation, authorizations), count in self._calls.items()
+            ]
 
     def count_throttled(self, operation: str) -> None:
         with self._lock:
@@ -37,6 +61,7 @@ class RequestCounter:
         with self._lock:
             self._counts.clear()
             self._throttled.clear()
+            self._calls.clear()
 
 
 @dataclass

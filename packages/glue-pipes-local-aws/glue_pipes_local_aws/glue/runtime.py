@@ -24,7 +24,7 @@ class GlueRuntime:
 
     def __init__(self, path: Path, credentials: EndpointCredentials) -> None:
         self.path = path
-        self._credentials = credentials  # the endpoint's own: a script is its user's client
+        self._credentials = credentials  # the Glue job role's: what the script's own AWS calls act as
         path.mkdir(parents=True)
         for name in RUNTIME_MODULES:
             source = _module_location(name)
@@ -39,7 +39,7 @@ class GlueRuntime:
         return argv
 
     def environment(self, endpoint_url: str, region: str, extra_paths: Sequence[Path]) -> dict[str, str]:
-        """The parent's environment minus anything AWS or PYTHONPATH, plus the endpoint and its credentials."""
+        """The parent's environment minus anything AWS or PYTHONPATH, plus the endpoint and the role's keys."""
         env = {
             key: value
             for key, value in os.environ.items()
