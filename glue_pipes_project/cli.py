@@ -49,6 +49,16 @@ def _parser() -> argparse.ArgumentParser:
     deploy.add_argument("--json", action="store_true", help="print the plan or result as one JSON object on stdout")
     deploy.set_defaults(handler=_deploy)
 
+    doctor = commands.add_parser(
+        "doctor",
+        help="check credentials, bucket, Pipes prefix, jobs, role and log groups before a real run",
+        description="One line per check: pass, fail (with the fix) or skip. Exit codes: 0 no check failed; "
+        "1 a check failed; 2 bad input (jobs.yaml, settings).",
+    )
+    doctor.add_argument("--manifest", help="jobs manifest (default: GLUE_PIPES_MANIFEST or glue_jobs/jobs.yaml)")
+    doctor.add_argument("--json", action="store_true", help="print the report as one JSON object on stdout")
+    doctor.set_defaults(handler=_doctor)
+
     # Listed for `--help` only: main() hands everything after `local-aws` to the endpoint's command line.
     commands.add_parser(
         "local-aws",
@@ -107,6 +117,26 @@ def _deploy(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**plan.to_dict(), "environment": settings.environment, "dry_run": not apply}))
     return 3 if args.check and plan.has_changes else 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from glue_pipes_project.deploy.manifest import ManifestError
+    from glue_pipes_project.deploy.plan import load_project_manifest
+    from glue_pipes_project.doctor import run_doctor
+
+    settings = _settings({**os.environ, **_dotenv()})
+    if args.manifest:
+        settings = settings.model_copy(update={"manifest_path": args.manifest})
+    try:
+        manifest = load_project_manifest(settings)
+    except ManifestError as exc:
+        print("\n".join(f"error: {problem}" for problem in exc.problems), file=sys.stderr)
+        return 2
+    out = sys.stderr if args.json else sys.stdout  # stdout carries only the JSON then
+    report = run_doctor(settings, manifest, on_check=lambda check: print(check.line(), file=out, flush=True))
+    if args.json:
+        print(report.to_json())
+    return 0 if report.ok else 1
 
 
 def _local_aws(arguments: list[str]) -> int:
