@@ -127,13 +127,13 @@ def _doctor(args: argparse.Namespace) -> int:
     settings = _settings({**os.environ, **_dotenv()})
     if args.manifest:
         settings = settings.model_copy(update={"manifest_path": args.manifest})
+    out = sys.stderr if args.json else sys.stdout  # stdout carries only the JSON then
     try:
         manifest = load_project_manifest(settings)
-    except ManifestError as exc:
+        report = run_doctor(settings, manifest, on_check=lambda check: print(check.line(), file=out, flush=True))
+    except ManifestError as exc:  # also a deployed job name over Glue's limit, found while checking jobs
         print("\n".join(f"error: {problem}" for problem in exc.problems), file=sys.stderr)
         return 2
-    out = sys.stderr if args.json else sys.stdout  # stdout carries only the JSON then
-    report = run_doctor(settings, manifest, on_check=lambda check: print(check.line(), file=out, flush=True))
     if args.json:
         print(report.to_json())
     return 0 if report.ok else 1
