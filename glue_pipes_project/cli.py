@@ -67,7 +67,18 @@ def _parser() -> argparse.ArgumentParser:
     teardown.add_argument("--dry-run", action="store_true", help="print what would be deleted, change nothing")
     teardown.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
     teardown.set_defaults(handler=_teardown)
+
     infra.add_parser(commands)
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="check credentials, bucket, Pipes prefix, jobs, role and log groups before a real run",
+        description="One line per check: pass, fail (with the fix) or skip. Exit codes: 0 no check failed; "
+        "1 a check failed; 2 bad input (jobs.yaml, settings).",
+    )
+    doctor.add_argument("--manifest", help="jobs manifest (default: GLUE_PIPES_MANIFEST or glue_jobs/jobs.yaml)")
+    doctor.add_argument("--json", action="store_true", help="print the report as one JSON object on stdout")
+    doctor.set_defaults(handler=_doctor)
 
     # Listed for `--help` only: main() hands everything after `local-aws` to the endpoint's command line.
     commands.add_parser(
@@ -180,6 +191,26 @@ def _aws_failure(exc: ClientError | BotoCoreError) -> int:
     else:  # no credentials, endpoint unreachable, ...
         print(f"error: {exc}", file=sys.stderr)
     return 1
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from glue_pipes_project.deploy.manifest import ManifestError
+    from glue_pipes_project.deploy.plan import load_project_manifest
+    from glue_pipes_project.doctor import run_doctor
+
+    settings = _settings({**os.environ, **_dotenv()})
+    if args.manifest:
+        settings = settings.model_copy(update={"manifest_path": args.manifest})
+    out = sys.stderr if args.json else sys.stdout  # stdout carries only the JSON then
+    try:
+        manifest = load_project_manifest(settings)
+        report = run_doctor(settings, manifest, on_check=lambda check: print(check.line(), file=out, flush=True))
+    except ManifestError as exc:  # also a deployed job name over Glue's limit, found while checking jobs
+        print("\n".join(f"error: {problem}" for problem in exc.problems), file=sys.stderr)
+        return 2
+    if args.json:
+        print(report.to_json())
+    return 0 if report.ok else 1
 
 
 def _local_aws(arguments: list[str]) -> int:
