@@ -94,11 +94,16 @@ def test_teardown_deletes_exactly_one_branchs_jobs_and_prefix(local_aws, env, mo
     }
     for name, tags in not_ours.items():
         glue.create_job(Name=name, Role="r", Command=command, Tags=tags)
-    feat_root = f"{s3_prefix}/branch-{FEAT}/"
-    for key in (f"{feat_root}pipes/run-1/context.json", f"{s3_prefix}/branch-{FEAT}x/keep.txt", f"{s3_prefix}/notes"):
+    feat_root, feat_pipes = f"{s3_prefix}/branch-{FEAT}/", f"{s3_prefix}/pipes/branch-{FEAT}/"
+    for key in (
+        f"{feat_pipes}context/run-1/context.json",
+        f"{s3_prefix}/pipes/branch-{FEAT}x/context/run-2/context.json",
+        f"{s3_prefix}/branch-{FEAT}x/keep.txt",
+        f"{s3_prefix}/notes",
+    ):
         s3.put_object(Bucket=LOCAL_BUCKET, Key=key, Body=b"{}")
     jobs_before, objects_before = jobs(local_aws, env), objects(local_aws, env)
-    feat_objects = {key for key in objects_before if key.startswith(feat_root)}
+    feat_objects = {key for key in objects_before if key.startswith((feat_root, feat_pipes))}
     assert len(feat_objects) == 6  # 5 deployed files and the run's context object
 
     # The environment says prod and another branch: the flags win.
@@ -112,7 +117,7 @@ def test_teardown_deletes_exactly_one_branchs_jobs_and_prefix(local_aws, env, mo
         "environment": "branch",
         "branch": FEAT,
         "bucket": LOCAL_BUCKET,
-        "prefix": feat_root,
+        "prefixes": [feat_root, feat_pipes],
         "dry_run": False,
         "jobs": {"deleted": 2, "items": sorted(feat_jobs)},
         "objects": {"deleted": 6, "keys": 6, "versioned": False},
@@ -141,7 +146,8 @@ def test_dry_run_sends_only_reads_and_prints_the_plan(local_aws, env, monkeypatc
     root = f"s3://{LOCAL_BUCKET}/{env['GLUE_PIPES_S3_PREFIX']}/branch-{FEAT}"
     assert out.startswith(f"Teardown plan for branch environment, {root}, {local_aws.endpoint_url}:\n  jobs\n")
     assert all(f"    delete     {name}\n" in out for name in feat_jobs)
-    assert f"    delete     5 objects under {root}/\n" in out
+    pipes = f"s3://{LOCAL_BUCKET}/{env['GLUE_PIPES_S3_PREFIX']}/pipes/branch-{FEAT}/"
+    assert f"    delete     5 objects under {root}/ and {pipes}\n" in out
     assert re.search(r"^Would tear down: jobs 2 to delete; S3 objects 5 to delete \(\d+\.\d s\)$", out, re.M)
     code, plan, _ = teardown(capsys, "--env", "branch", "--branch", "feat", "--dry-run")
     assert code == 0 and plan["dry_run"] is True and plan["jobs"]["deleted"] == 2
@@ -154,7 +160,8 @@ def test_human_output_shows_progress_and_summary(local_aws, env, monkeypatch, ca
     assert cli.main(["teardown"]) == 0
     out = capsys.readouterr().out
     assert "  [1/2] delete " in out and "  [2/2] delete " in out
-    assert f"  [5/5] deleted objects under s3://{LOCAL_BUCKET}/{env['GLUE_PIPES_S3_PREFIX']}/branch-{FEAT}/\n" in out
+    root = f"s3://{LOCAL_BUCKET}/{env['GLUE_PIPES_S3_PREFIX']}"
+    assert f"  [5/5] deleted objects under {root}/branch-{FEAT}/ and {root}/pipes/branch-{FEAT}/\n" in out
     assert re.search(r"^Tore down: jobs 2 deleted; S3 objects 5 deleted \(\d+\.\d s\)$", out, re.M)
     assert jobs(local_aws, env) == set() and objects(local_aws, env) == set()
 
@@ -206,7 +213,7 @@ def test_versioned_bucket_loses_every_version_of_the_prefix_in_batches(local_aws
     code = cli.main(["teardown", "--env", "branch", "--branch", "feat"])
     out = capsys.readouterr().out
     assert code == 0, out
-    where = f"s3://{bucket}/{feat_root}"
+    where = f"s3://{bucket}/{feat_root} and s3://{bucket}/{env['GLUE_PIPES_S3_PREFIX']}/pipes/branch-{FEAT}/"
     assert f"    delete     10 object versions and delete markers of 8 keys under {where}\n" in out
     assert [line for line in out.splitlines() if "deleted objects" in line] == [
         f"  [{done}/10] deleted objects under {where}" for done in (4, 8, 10)

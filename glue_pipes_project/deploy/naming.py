@@ -59,7 +59,7 @@ class Naming:
         return f"{self.artifacts_prefix}{sha256}/{filename}"
 
     @property
-    def _pipes_root(self) -> str:
+    def pipes_root(self) -> str:
         # Every environment's short-lived Pipes objects under one fixed prefix, ``{s3_prefix}/pipes/``,
         # because an S3 lifecycle rule's prefix takes no wildcard (infra/glue-pipes.yaml expires it).
         return f"{self.s3_prefix}/pipes/{self.environment_id}" if self.s3_prefix else f"pipes/{self.environment_id}"
@@ -67,12 +67,12 @@ class Naming:
     @property
     def pipes_prefix(self) -> str:
         """Where the Pipes context injector writes per-run context objects (the Glue job role reads them)."""
-        return f"{self._pipes_root}/context/"
+        return f"{self.pipes_root}/context/"
 
     @property
     def pipes_messages_prefix(self) -> str:
         """Where Glue scripts write Pipes message chunks (the only place the Glue job role may write)."""
-        return f"{self._pipes_root}/messages/"
+        return f"{self.pipes_root}/messages/"
 
     def tags(self) -> dict[str, str]:
         return {MANAGED_TAG: MANAGED_VALUE, ENVIRONMENT_TAG: self.environment_id}

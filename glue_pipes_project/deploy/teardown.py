@@ -64,7 +64,7 @@ class TeardownPlan:
     environment: str  # local or branch
     branch: str | None
     bucket: str
-    prefix: str  # ends with "/": branch-a/ never covers branch-ab/
+    prefixes: tuple[str, ...]  # each ends with "/": branch-a/ never covers branch-ab/
     jobs: tuple[str, ...]
     objects: tuple[ObjectIdentifierTypeDef, ...]  # with VersionId when the bucket keeps versions
     versioned: bool
@@ -82,7 +82,7 @@ class TeardownPlan:
             "environment": self.environment,
             "branch": self.branch,
             "bucket": self.bucket,
-            "prefix": self.prefix,
+            "prefixes": list(self.prefixes),
             "jobs": {"deleted": len(self.jobs), "items": list(self.jobs)},
             "objects": {"deleted": len(self.objects), "keys": self.keys, "versioned": self.versioned},
         }
@@ -96,7 +96,8 @@ class Teardown:
         self.clients = clients
         self.naming = naming
         self.bucket = bucket
-        self.prefix = f"{naming.root_prefix}/"
+        # Its artifacts, and its Pipes objects (kept apart so one lifecycle rule can expire them all).
+        self.prefixes = (f"{naming.root_prefix}/", f"{naming.pipes_root}/")
 
     def plan(self) -> TeardownPlan:
         versioned = self._versioned()
@@ -104,7 +105,7 @@ class Teardown:
             environment=self.naming.environment,
             branch=self.naming.branch,
             bucket=self.bucket,
-            prefix=self.prefix,
+            prefixes=self.prefixes,
             jobs=tuple(managed_jobs(self.clients, self.naming)),
             objects=tuple(self._objects(versioned)),
             versioned=versioned,
@@ -138,13 +139,13 @@ class Teardown:
                 f"s3:DeleteObjects {_name(error)}: {error.get('Code')}: {error.get('Message')}" for error in errors
             ]
             deleted += len(batch) - len(errors)
-            report("deleted", f"objects under s3://{self.bucket}/{self.prefix}", deleted, len(plan.objects))
+            report("deleted", f"objects under {self._where()}", deleted, len(plan.objects))
         # Listed again rather than trusted: a run still writing under the prefix adds objects meanwhile.
         remaining: list[str] | None
         try:
             remaining = [_name(obj) for obj in self._objects(self._versioned())]
         except (ClientError, BotoCoreError) as exc:
-            failures.append(f"listing s3://{self.bucket}/{self.prefix} again: {_describe(exc)}")
+            failures.append(f"listing {self._where()} again: {_describe(exc)}")
             remaining = None
         if failures or remaining:
             raise TeardownError(self.naming.environment_id, failed_jobs, remaining, failures)
@@ -161,16 +162,20 @@ class Teardown:
     def _objects(self, versioned: bool) -> Iterator[ObjectIdentifierTypeDef]:
         s3 = self.clients.s3
         try:
-            if versioned:
-                for page in s3.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=self.prefix):
-                    for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
-                        yield {"Key": entry["Key"], "VersionId": entry["VersionId"]}
-            else:
-                for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix):
-                    for obj in page.get("Contents", []):
-                        yield {"Key": obj["Key"]}
+            for prefix in self.prefixes:
+                if versioned:
+                    for page in s3.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=prefix):
+                        for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                            yield {"Key": entry["Key"], "VersionId": entry["VersionId"]}
+                else:
+                    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+                        for obj in page.get("Contents", []):
+                            yield {"Key": obj["Key"]}
         except s3.exceptions.NoSuchBucket:
             return
+
+    def _where(self) -> str:
+        return " and ".join(f"s3://{self.bucket}/{prefix}" for prefix in self.prefixes)
 
 
 def _name(obj: Any) -> str:
@@ -189,7 +194,7 @@ def format_teardown_plan(plan: TeardownPlan, *, location: str) -> str:
     lines = [f"Teardown plan for {location}:", "  jobs"]
     lines += [f"    delete     {job}" for job in plan.jobs] or ["    (none managed by this environment)"]
     lines.append("  objects")
-    where = f"s3://{plan.bucket}/{plan.prefix}"
+    where = " and ".join(f"s3://{plan.bucket}/{prefix}" for prefix in plan.prefixes)
     if not plan.objects:
         lines.append(f"    (none under {where})")
     elif plan.versioned:
