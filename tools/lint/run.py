@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ SHELLCHECK = str(LINT_BIN / "shellcheck") if (LINT_BIN / "shellcheck").exists() 
 # git pathspecs: `*` matches across directories, so a Dockerfile anywhere in the tree is linted.
 WORKFLOWS = (".github/workflows/*.yml", ".github/workflows/*.yaml")
 DOCKERFILES = ("*Dockerfile*", "*.dockerfile")
+INFRA_TEMPLATES = ("infra/*.yaml",)
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,9 @@ class Linter:
     # git pathspecs of the files it checks, appended to the command; when none match, it is skipped.
     # Empty: it runs once, on the directory.
     files: tuple[str, ...] = ()
+    # A command that writes what to check into a temporary directory (given last); the linter then
+    # gets that directory last instead of files.
+    generate: tuple[str, ...] = ()
 
 
 LINTERS = (
@@ -44,6 +49,19 @@ LINTERS = (
     Linter("hadolint", ("hadolint", "--no-color"), DOCKERFILES),
     Linter(
         "dagster-cloud", ("dagster-cloud", "ci", "check", "--project-dir", ".", "--dagster-cloud-connect-check", "skip")
+    ),
+    Linter("cfn-lint", ("cfn-lint",), INFRA_TEMPLATES),
+    Linter(
+        "checkov",
+        ("checkov", "--skip-download", "--quiet", "--compact", "--framework", "cloudformation", "-f"),
+        INFRA_TEMPLATES,
+    ),
+    # parliament reviews identity policies (not trust policies), with example values in place of the
+    # <PLACEHOLDERS> of infra/policies/, which are not ARNs it accepts.
+    Linter(
+        "parliament",
+        ("parliament", "--exclude_pattern", r".*-trust\.json", "--directory"),
+        generate=("glue-pipes", "infra", "render-policies", "--example", "--output"),
     ),
 )
 
@@ -63,14 +81,30 @@ def git_files(pathspecs: tuple[str, ...]) -> list[str]:
 
 def run(linter: Linter, project_bin: Path) -> tuple[str, str]:
     """Runs one linter; returns its verdict (ok, FAILED, skipped) and its output."""
-    tool = shutil.which(linter.command[0], path=f"{LINT_BIN}{os.pathsep}{project_bin}")
-    if tool is None:
-        return "FAILED", f"{linter.command[0]} is in neither {LINT_BIN} nor {project_bin}\n"
+    names = [command[0] for command in (linter.command, linter.generate) if command]
+    tools = [_which(name, project_bin) for name in names]
+    if missing := [name for name, tool in zip(names, tools, strict=True) if tool is None]:
+        return "FAILED", f"{', '.join(missing)}: in neither {LINT_BIN} nor {project_bin}\n"
     files = git_files(linter.files) if linter.files else []
     if linter.files and not files:
         return "skipped", f"no file matches {' '.join(linter.files)}\n"
-    done = subprocess.run([tool, *linter.command[1:], *files], capture_output=True, text=True)
+    with tempfile.TemporaryDirectory() as generated:
+        if linter.generate:
+            made = _run([str(tools[1]), *linter.generate[1:], generated])
+            if made.returncode:
+                return "FAILED", made.stdout + made.stderr
+            files = [generated]
+        done = _run([str(tools[0]), *linter.command[1:], *files])
     return ("FAILED" if done.returncode else "ok"), done.stdout + done.stderr
+
+
+def _which(name: str, project_bin: Path) -> str | None:
+    return shutil.which(name, path=f"{LINT_BIN}{os.pathsep}{project_bin}")
+
+
+def _run(command: list[str]) -> subprocess.CompletedProcess[str]:
+    # stdin closed: parliament reads a policy from any stdin that is not a terminal.
+    return subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
 
 
 def main() -> int:
