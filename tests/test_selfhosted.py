@@ -316,10 +316,8 @@ def test_docker_compose_instance_loads_with_postgres_and_the_docker_launcher(pos
 
 
 def test_ecs_instance_loads_with_postgres_and_the_ecs_launcher(postgres, tmp_path, monkeypatch):
-    secret_arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:dagster-postgres"
     for name, value in {
         **postgres.dagster_env(),
-        "DAGSTER_POSTGRES_PASSWORD_SECRET_ARN": secret_arn,
         "DAGSTER_COMPUTE_LOGS_BUCKET": "my-dagster-logs",
         # The launcher and the S3 log manager build boto3 clients: no call is made, and any would
         # go to a closed local port with dummy credentials, never to AWS.
@@ -335,11 +333,10 @@ def test_ecs_instance_loads_with_postgres_and_the_ecs_launcher(postgres, tmp_pat
         assert_shared_instance_settings(instance, postgres)
         launcher = instance.run_launcher
         assert isinstance(launcher, EcsRunLauncher)
+        # Runs copy the daemon's task definition, its environment and secrets with it: the launcher
+        # adds none and looks none up.
         assert launcher.use_current_ecs_task_config
-        # The password reaches runs from Secrets Manager, never as a plain environment value.
-        assert launcher.secrets == [{"name": "DAGSTER_POSTGRES_PASSWORD", "valueFrom": secret_arn}]
-        assert "DAGSTER_POSTGRES_PASSWORD" not in launcher.env_vars
-        assert launcher.secrets_tags == []
+        assert (launcher.env_vars, launcher.secrets, launcher.secrets_tags) == ([], [], [])
         assert launcher.propagate_tags == {"allow_list": [GLUE_JOB_TAG]}
         logs = instance.compute_log_manager
         assert isinstance(logs, S3ComputeLogManager)
