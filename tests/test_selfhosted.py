@@ -10,6 +10,7 @@ A machine without PostgreSQL skips these tests, saying what to install; GLUE_PIP
 """
 
 import contextlib
+import dataclasses
 import json
 import os
 import pwd
@@ -165,7 +166,7 @@ class Postgres:
 
 
 @pytest.fixture(scope="module")
-def postgres() -> Iterator[Postgres]:
+def postgres_server() -> Iterator[Postgres]:
     """A PostgreSQL 15 server on a free loopback port, password-authenticated, in a temp dir.
 
     initdb and postgres refuse to run as root: as root they run as the `postgres` system user.
@@ -187,7 +188,7 @@ def postgres() -> Iterator[Postgres]:
     if openssl is None:
         missing_system_dependency("openssl to make the server's TLS certificate", package="openssl")
 
-    server = Postgres(port=free_port(), database="dagster", user="dagster", password=secrets.token_urlsafe(16))
+    server = Postgres(port=free_port(), database="postgres", user="dagster", password=secrets.token_urlsafe(16))
     # Not under pytest's tmp_path: its parents are private to root, and the server's user must reach it.
     work = Path(tempfile.mkdtemp(prefix="glue-pipes-pg-"))
     processes = Processes(work)
@@ -247,7 +248,7 @@ def postgres() -> Iterator[Postgres]:
         def accepts_connections() -> bool:
             processes.check_running()
             try:
-                server.query(f"CREATE DATABASE {server.database}", database="postgres")
+                server.query("SELECT 1")
             except psycopg2.OperationalError:
                 return False
             return True
@@ -257,6 +258,14 @@ def postgres() -> Iterator[Postgres]:
     finally:
         processes.stop_all()
         shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres(postgres_server: Postgres) -> Postgres:
+    """An empty database of its own on the module's server, as the `dagster` user."""
+    database = f"dagster_{secrets.token_hex(4)}"
+    postgres_server.query(f"CREATE DATABASE {database}")
+    return dataclasses.replace(postgres_server, database=database)
 
 
 def smoke_instance_config() -> dict[str, Any]:
@@ -278,7 +287,7 @@ def load_instance(config: Mapping[str, Any], home: Path) -> dg.DagsterInstance:
 def assert_shared_instance_settings(instance: dg.DagsterInstance, postgres: Postgres) -> None:
     """What every variant shares: Postgres through psycopg2, the queue, run monitoring, retention."""
     assert instance.run_storage.postgres_url.startswith("postgresql+psycopg2://dagster:")
-    assert f"@127.0.0.1:{postgres.port}/dagster" in instance.run_storage.postgres_url
+    assert f"@127.0.0.1:{postgres.port}/{postgres.database}" in instance.run_storage.postgres_url
     assert instance.get_runs() == []  # the tables exist in our database and answer
     tables = "SELECT count(*) FROM information_schema.tables WHERE table_name IN ('runs', 'event_logs')"
     assert postgres.query(tables) == [(2,)]
