@@ -268,6 +268,14 @@ def postgres(postgres_server: Postgres) -> Postgres:
     return dataclasses.replace(postgres_server, database=database)
 
 
+@pytest.fixture
+def work_dir() -> Iterator[Path]:
+    """The smoke test's DAGSTER_HOME, storage and server logs; removed afterwards, whatever happened
+    (the logs' tails are in any failure message)."""
+    with tempfile.TemporaryDirectory(prefix="glue-pipes-selfhosted-") as path:
+        yield Path(path)
+
+
 def smoke_instance_config() -> dict[str, Any]:
     """The self-hosted dagster.yaml with another launcher: runs start as processes of the gRPC server
     (DefaultRunLauncher), since this machine has no Docker engine. That launcher cannot resume a run
@@ -378,7 +386,7 @@ LOCATION_STATUS = """{
 
 # dagster-graphql's client calls gql with arguments gql deprecated.
 @pytest.mark.filterwarnings("ignore:Using variable_values and operation_name:DeprecationWarning")
-def test_self_hosted_topology_materializes_a_glue_asset_through_the_queue(postgres, local_aws, tmp_path, monkeypatch):
+def test_self_hosted_topology_materializes_a_glue_asset_through_the_queue(postgres, local_aws, work_dir, monkeypatch):
     # The code location runs in local mode on the test session's endpoint, under its own names.
     for name in [name for name in os.environ if name.startswith("GLUE_PIPES_")]:
         monkeypatch.delenv(name)
@@ -389,18 +397,18 @@ def test_self_hosted_topology_materializes_a_glue_asset_through_the_queue(postgr
     env = {
         **os.environ,
         **postgres.dagster_env(),
-        "DAGSTER_HOME": str(tmp_path / "home"),
-        "DAGSTER_STORAGE_DIR": str(tmp_path / "storage"),
+        "DAGSTER_HOME": str(work_dir / "home"),
+        "DAGSTER_STORAGE_DIR": str(work_dir / "storage"),
         "DAGSTER_CODE_SERVER_HOST": "127.0.0.1",
         "DAGSTER_CODE_SERVER_PORT": str(code_server_port),
         # The `dagster` the gRPC server starts each run with.
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     }
-    (tmp_path / "home").mkdir()
-    (tmp_path / "home" / "dagster.yaml").write_text(yaml.safe_dump(smoke_instance_config()))
+    (work_dir / "home").mkdir()
+    (work_dir / "home" / "dagster.yaml").write_text(yaml.safe_dump(smoke_instance_config()))
     workspace = str(SELF_HOSTED / "workspace.yaml")
     webserver_port = free_port()
-    processes = Processes(tmp_path)
+    processes = Processes(work_dir)
     try:
         processes.start(
             "grpc",
