@@ -27,7 +27,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
 import dagster as dg
 import psycopg2
@@ -73,6 +73,12 @@ def politely(check: Callable[[], T | None], interval: float = 0.5) -> Callable[[
     return throttled
 
 
+def run_quietly(args: list[str]) -> None:
+    """Run a command; its output only if it fails."""
+    result = subprocess.run(args, capture_output=True, text=True)
+    assert result.returncode == 0, f"{args[0]} failed ({result.returncode}):\n{result.stdout}{result.stderr}"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -89,7 +95,6 @@ class Processes:
     def start(
         self, name: str, args: list[str], env: Mapping[str, str], stop_signal: signal.Signals = signal.SIGTERM
     ) -> subprocess.Popen[bytes]:
-        log: IO[bytes]
         with open(self.log_dir / f"{name}.log", "wb") as log:
             process = subprocess.Popen(
                 args, env=dict(env), cwd=self.log_dir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -112,10 +117,17 @@ class Processes:
         self.started.clear()
 
     def check_running(self) -> None:
-        """Fail with the logs when a server has exited."""
         for name, process, _ in self.started:
             if process.poll() is not None:
-                raise AssertionError(f"{name} exited with {process.returncode}\n{self.logs()}")
+                raise AssertionError(f"{name} exited with {process.returncode}")
+
+    @contextlib.contextmanager
+    def logs_on_failure(self) -> Iterator[None]:
+        """A failure inside says what the servers logged."""
+        try:
+            yield
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n{self.logs()}") from error
 
     def logs(self, tail: int = 40) -> str:
         parts = []
@@ -147,14 +159,10 @@ class Postgres:
             "DAGSTER_POSTGRES_PASSWORD": self.password,
         }
 
-    def query(self, sql: str, *params: object, database: str | None = None) -> list[tuple[Any, ...]]:
+    def query(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
         """Run one statement on its own connection (autocommit); the rows it returns, if any."""
         connection = psycopg2.connect(
-            host="127.0.0.1",
-            port=self.port,
-            dbname=database or self.database,
-            user=self.user,
-            password=self.password,
+            host="127.0.0.1", port=self.port, dbname=self.database, user=self.user, password=self.password
         )
         try:
             connection.autocommit = True
@@ -196,19 +204,17 @@ def postgres_server() -> Iterator[Postgres]:
         password_file = work / "password"
         password_file.write_text(server.password)
         # ecs/dagster.yaml connects with sslmode=require, as RDS wants: any certificate will do.
-        subprocess.run(
+        run_quietly(
             [
                 *(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"),
                 *("-keyout", str(work / "server.key"), "-out", str(work / "server.crt")),
-            ],
-            check=True,
-            capture_output=True,
+            ]
         )
         (work / "server.key").chmod(0o600)
         if owner is not None:
             for path in (work, password_file, work / "server.key", work / "server.crt"):
                 os.chown(path, owner.pw_uid, owner.pw_gid)
-        subprocess.run(
+        run_quietly(
             [
                 *as_user,
                 str(POSTGRES_BIN / "initdb"),
@@ -220,9 +226,7 @@ def postgres_server() -> Iterator[Postgres]:
                 "--locale=C",
                 "--no-sync",
                 "--no-instructions",
-            ],
-            check=True,
-            capture_output=True,
+            ]
         )
         settings = {
             "listen_addresses": "127.0.0.1",
@@ -253,7 +257,8 @@ def postgres_server() -> Iterator[Postgres]:
                 return False
             return True
 
-        wait_until(politely(accepts_connections, interval=0.1), timeout=30, what="PostgreSQL to accept connections")
+        with processes.logs_on_failure():
+            wait_until(politely(accepts_connections, interval=0.1), timeout=30, what="PostgreSQL to accept connections")
         yield server
     finally:
         processes.stop_all()
@@ -441,7 +446,7 @@ def test_self_hosted_topology_materializes_a_glue_asset_through_the_queue(postgr
             assert location is None or location["__typename"] != "PythonError", location
             return entry["name"] == LOCATION and entry["loadStatus"] == "LOADED" and location is not None
 
-        try:
+        with processes.logs_on_failure():
             # It listens once the definitions are loaded; the webserver and daemon load the workspace
             # when they start (compose: they depend on the code server's health check).
             wait_until(politely(code_server_listens), timeout=RUN_TIMEOUT, what="the gRPC code server")
@@ -470,9 +475,7 @@ def test_self_hosted_topology_materializes_a_glue_asset_through_the_queue(postgr
                 return status if status in (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE) else None
 
             status = wait_until(politely(finished), timeout=RUN_TIMEOUT, what=f"run {run_id} to finish")
-        except AssertionError as error:
-            raise AssertionError(f"{error}\n{processes.logs()}") from error
-        assert status == dg.DagsterRunStatus.SUCCESS, processes.logs()
+            assert status == dg.DagsterRunStatus.SUCCESS
     finally:
         processes.stop_all()
 
