@@ -16,7 +16,7 @@ export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 # What `make dev` serves the UI with (e.g. DAGSTER_DEV="$(VENV)/bin/dg dev -p 3001"; `dagster dev -w workspace.yaml` works too).
 DAGSTER_DEV ?= $(VENV)/bin/dg dev
 
-.PHONY: dev test check typecheck lint deploy stop-local clean
+.PHONY: dev test smoke-selfhosted check typecheck lint deploy stop-local clean
 
 dev: $(VENV)/.synced
 	@mkdir -p $(DAGSTER_HOME)
@@ -28,6 +28,12 @@ dev: $(VENV)/.synced
 test: $(VENV)/.synced
 	@# Four workers: most tests wait on Glue runs and polling, not on the CPU (2 cores are enough).
 	$(VENV)/bin/pytest -n 4
+
+# The self-hosted topology, really run (also part of `make test`): PostgreSQL 15, `dagster api grpc`, the
+# daemon and the webserver on deploy/self-hosted/'s instance; prints the run and what Postgres holds.
+smoke-selfhosted: $(VENV)/.synced
+	$(VENV)/bin/pytest -p no:randomly -s -rs \
+		tests/test_selfhosted.py::test_self_hosted_topology_materializes_a_glue_asset_through_the_queue
 
 check: typecheck
 	$(VENV)/bin/dg check defs
