@@ -27,7 +27,8 @@ dev: $(VENV)/.synced
 
 test: $(VENV)/.synced
 	@# Four workers: most tests wait on Glue runs and polling, not on the CPU (2 cores are enough).
-	$(VENV)/bin/pytest -n 4
+	@# The linters' own tests run with `make lint`.
+	$(VENV)/bin/pytest -n 4 -m "not lint"
 
 # The self-hosted topology, really run (also part of `make test`): PostgreSQL 15, `dagster api grpc`, the
 # daemon and the webserver on deploy/self-hosted/'s instance; prints the run and what Postgres holds.
@@ -42,10 +43,12 @@ check: typecheck
 typecheck: $(VENV)/.synced
 	$(VENV)/bin/mypy
 
-# Workflows (actionlint, zizmor, check-jsonschema), Dockerfiles (hadolint), dagster_cloud.yaml
-# (dagster-cloud ci check): the files git knows, offline. tools/lint/run.py lists the linters.
+# Workflows, Dockerfiles, the Compose file, dagster_cloud.yaml, the CloudFormation template and its
+# policies: the files git knows, offline. tools/lint/run.py lists the linters.
 lint: $(VENV)/.synced $(LINT_ENV)/.synced
 	$(LINT_ENV)/bin/python tools/lint/run.py --project-bin $(VENV)/bin
+	@# Each linter still catches a planted mistake (tests/test_lint.py, tests/test_infra_lint.py).
+	$(VENV)/bin/pytest -n 2 -q -m lint
 
 deploy: $(VENV)/.synced
 	$(VENV)/bin/glue-pipes deploy

@@ -14,6 +14,9 @@ import pytest
 
 from glue_pipes_project.infra import TEMPLATE, render_policies
 
+# Run by `make lint` (with the linters), not by `make test`: checkov alone takes 10-25 s to start.
+pytestmark = pytest.mark.lint
+
 ROOT = Path(__file__).resolve().parent.parent
 LINT_BIN = ROOT / ".tools" / "lint" / "bin"
 

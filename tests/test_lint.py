@@ -17,6 +17,9 @@ import yaml
 from dagster_cloud_cli.utils import SUPPORTED_PYTHON_VERSIONS
 from packaging.specifiers import SpecifierSet
 
+# Run by `make lint` (with the linters), not by `make test`: checkov alone takes 10-25 s to start.
+pytestmark = pytest.mark.lint
+
 REPO = Path(__file__).resolve().parents[1]
 # The project environment running these tests holds dagster-cloud.
 PROJECT_BIN = Path(sys.executable).parent
@@ -81,6 +84,10 @@ def add_instead_of_copy(repo: Path) -> None:
     dockerfile.write_text("FROM python:3.11-slim\nADD . /app\n")
 
 
+def misspelled_compose_key(repo: Path) -> None:
+    replace_once(repo / "deploy/self-hosted/docker-compose.yml", "services:", "servics:")
+
+
 def misspelled_location_field(repo: Path) -> None:
     replace_once(repo / "dagster_cloud.yaml", "location_name:", "location_nam:")
 
@@ -91,6 +98,7 @@ PLANTED = [
     pytest.param("zizmor", unpinned_action, "unpinned-uses", id="zizmor"),
     pytest.param("check-jsonschema", invalid_permission, "'reed' is not one of", id="check-jsonschema"),
     pytest.param("hadolint", add_instead_of_copy, "DL3020", id="hadolint"),
+    pytest.param("compose-schema", misspelled_compose_key, "servics", id="compose-schema"),
     pytest.param("dagster-cloud", misspelled_location_field, "location_nam", id="dagster-cloud"),
 ]
 
@@ -104,11 +112,12 @@ def lint(lint_python: Path, repo: Path, *names: str) -> subprocess.CompletedProc
     )
 
 
-def test_make_lint_is_clean_on_the_repository() -> None:
-    done = subprocess.run(["make", "lint"], cwd=REPO, capture_output=True, text=True)
+def test_every_linter_is_clean_on_the_repository(lint_python: Path) -> None:
+    # The runner `make lint` calls (make lint itself runs these tests: calling it here would recurse).
+    done = lint(lint_python, REPO)
     assert done.returncode == 0, done.stdout + done.stderr
-    for name in ("actionlint", "zizmor", "check-jsonschema", "hadolint", "dagster-cloud"):
-        assert f"=== {name}: " in done.stdout
+    for name in ("actionlint", "zizmor", "check-jsonschema", "hadolint", "compose-schema", "dagster-cloud"):
+        assert f"=== {name}: ok" in done.stdout
     assert "FAILED" not in done.stdout
 
 

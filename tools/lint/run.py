@@ -25,7 +25,8 @@ SHELLCHECK = str(LINT_BIN / "shellcheck") if (LINT_BIN / "shellcheck").exists() 
 
 # git pathspecs: `*` matches across directories, so a Dockerfile anywhere in the tree is linted.
 WORKFLOWS = (".github/workflows/*.yml", ".github/workflows/*.yaml")
-DOCKERFILES = ("*Dockerfile*", "*.dockerfile")
+DOCKERFILES = ("*Dockerfile", "*Dockerfile.*", "*.dockerfile", ":!*.dockerignore")
+COMPOSE_FILES = ("*docker-compose*.yml", "*compose*.yaml")
 INFRA_TEMPLATES = ("infra/*.yaml",)
 
 
@@ -47,6 +48,7 @@ LINTERS = (
     Linter("zizmor", ("zizmor", "--offline", "--quiet", "--no-progress", "--color", "never"), WORKFLOWS),
     Linter("check-jsonschema", ("check-jsonschema", "--builtin-schema", "vendor.github-workflows"), WORKFLOWS),
     Linter("hadolint", ("hadolint", "--no-color"), DOCKERFILES),
+    Linter("compose-schema", ("check-jsonschema", "--builtin-schema", "vendor.compose-spec"), COMPOSE_FILES),
     Linter(
         "dagster-cloud", ("dagster-cloud", "ci", "check", "--project-dir", ".", "--dagster-cloud-connect-check", "skip")
     ),
