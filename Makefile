@@ -26,9 +26,10 @@ dev: $(VENV)/.synced
 	@$(VENV)/bin/glue-pipes local-aws run --deploy -- $(DAGSTER_DEV)
 
 test: $(VENV)/.synced
-	@# Four workers: most tests wait on Glue runs and polling, not on the CPU (2 cores are enough).
+	@# Four workers: most tests wait on Glue runs and polling, not on the CPU (2 cores are enough);
+	@# modules marked xdist_group share costly module set-up on one worker.
 	@# The linters' own tests run with `make lint`.
-	$(VENV)/bin/pytest -n 4 -m "not lint"
+	$(VENV)/bin/pytest -n 4 --dist loadgroup -m "not lint"
 
 # The self-hosted topology, really run (also part of `make test`): PostgreSQL 15, `dagster api grpc`, the
 # daemon and the webserver on deploy/self-hosted/'s instance; prints the run and what Postgres holds.

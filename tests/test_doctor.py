@@ -17,6 +17,9 @@ from glue_pipes_project.aws import AwsClients
 from glue_pipes_project.deploy.plan import deploy_project
 from glue_pipes_project.settings import Settings
 
+# One worker runs the whole module: its module-scoped set-up is costly, once is enough.
+pytestmark = pytest.mark.xdist_group("doctor")
+
 ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "doctor-checks"
 ROLE = "glue-pipes-doctor-role"
@@ -101,7 +104,7 @@ def test_all_checks_pass_after_deploy_and_json_shape(doctor_env, capsys):
         f"bucket s3://{BUCKET}",
         "bucket encryption",
         "bucket public access",
-        f"pipes prefix s3://{BUCKET}/doctor/prod/pipes/",
+        f"pipes prefix s3://{BUCKET}/doctor/pipes/prod/context/",
         "job glue_pipes_asset",
         "job glue_pipes_s3_asset",
         "dagster-pipes shipped",
@@ -132,7 +135,7 @@ def test_missing_bucket(doctor_env, monkeypatch, capsys):
     assert "GLUE_PIPES_BUCKET" in bucket["fix"]
     assert (
         "PutObject failed: NoSuchBucket"
-        in failures(report)["pipes prefix s3://doctor-no-such-bucket/doctor/prod/pipes/"]
+        in failures(report)["pipes prefix s3://doctor-no-such-bucket/doctor/pipes/prod/context/"]
     )
 
 
@@ -141,10 +144,10 @@ def test_access_denied_under_the_pipes_prefix(doctor_env, local_aws, operation, 
     local_aws.inject_fault(f"s3:{operation}", "AccessDenied", status=403)
     code, report, lines = doctor(capsys)
     assert code == 1
-    name = f"pipes prefix s3://{BUCKET}/doctor/prod/pipes/"
+    name = f"pipes prefix s3://{BUCKET}/doctor/pipes/prod/context/"
     assert list(failures(report)) == [name]  # nothing else is blamed
     assert f"{operation} failed: AccessDenied" in failures(report)[name]
-    assert f"      fix: grant s3:{operation} on arn:aws:s3:::{BUCKET}/doctor/prod/pipes/*" in lines
+    assert f"      fix: grant s3:{operation} on arn:aws:s3:::{BUCKET}/doctor/pipes/prod/context/*" in lines
 
 
 def test_missing_jobs(doctor_env, monkeypatch, capsys):

@@ -33,6 +33,9 @@ from tests.conftest import MINUTE_SECONDS
 from tests.iam_policy import Grant, Request, grants, is_allowed, load_policy, matching_grants
 from tests.test_end_to_end import ROOT, glue_pipes_s3_asset
 
+# One worker runs the whole module: its module-scoped set-up is costly, once is enough.
+pytestmark = pytest.mark.xdist_group("least_privilege")
+
 ACCOUNT_ID = "123456789012"  # moto's and the Glue emulation's account
 BUCKET = "least-privilege"
 S3_PREFIX = "lp"

@@ -41,6 +41,9 @@ from dagster_graphql import DagsterGraphQLClient
 from glue_pipes_project import cli
 from tests.helpers import wait_until
 
+# One worker runs the whole module: its module-scoped set-up is costly, once is enough.
+pytestmark = pytest.mark.xdist_group("selfhosted")
+
 ROOT = Path(__file__).resolve().parent.parent
 SELF_HOSTED = ROOT / "deploy" / "self-hosted"
 POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")

@@ -15,6 +15,9 @@ import pytest
 
 from glue_pipes_project.aws import EMULATOR_MISSING
 
+# One worker runs the whole module: its module-scoped set-up is costly, once is enough.
+pytestmark = pytest.mark.xdist_group("wheel")
+
 ROOT = Path(__file__).resolve().parent.parent
 UV = ROOT / ".tools" / "bin" / "uv"
 EMULATOR = ROOT / "packages" / "glue-pipes-local-aws" / "glue_pipes_local_aws"
