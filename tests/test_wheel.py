@@ -61,12 +61,16 @@ NOT_REPLAYED_ENV = {"UV_COMPILE_BYTECODE"}
 
 
 def host_env() -> dict[str, str]:
-    """This process's environment minus whatever would steer the code location, uv or the venv."""
+    """This process's environment minus whatever would steer the code location, uv or the venv.
+
+    No DAGSTER_HOME either: the image sets none, so each Dagster CLI uses a temporary instance of its own
+    (processes creating one SQLite instance side by side in a fresh DAGSTER_HOME can break it for the
+    tests that use it next).
+    """
     keep_cache = {"UV_CACHE_DIR": os.environ["UV_CACHE_DIR"]} if "UV_CACHE_DIR" in os.environ else {}
     prefixes = ("GLUE_PIPES_", "DAGSTER_CLOUD_", "AWS_", "UV_")
-    return {
-        k: v for k, v in os.environ.items() if not k.startswith(prefixes) and k not in ("VIRTUAL_ENV", "PYTHONPATH")
-    } | keep_cache
+    dropped = ("VIRTUAL_ENV", "PYTHONPATH", "DAGSTER_HOME")
+    return {k: v for k, v in os.environ.items() if not k.startswith(prefixes) and k not in dropped} | keep_cache
 
 
 def uv(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> str:
@@ -316,13 +320,14 @@ def test_the_image_serves_the_code_location_with_jobs_yaml_from_the_installed_pa
         wait_until(listening, timeout=300, what="the code server to listen")
         # What the UI shows for the resource the Glue assets use, read through the server as the UI reads it;
         # side by side with the image's HEALTHCHECK (each is seconds of imports).
-        workspace = tmp_path / "workspace.yaml"
+        workspace, home = tmp_path / "workspace.yaml", tmp_path / "dagster_home"
+        home.mkdir()
         server_entry = {"host": "127.0.0.1", "port": int(port), "location_name": "image"}
         workspace.write_text(yaml.safe_dump({"load_from": [{"grpc_server": server_entry}]}))
         graphql = [str(Path(sys.executable).parent / "dagster-graphql"), "-w", str(workspace), "-t", RESOURCE_QUERY]
         checks = {
             "health": (here(DOCKERFILE.final.exec_form("HEALTHCHECK")), image.workdir, image.env),
-            "query": (graphql, tmp_path, host_env()),
+            "query": (graphql, tmp_path, host_env() | {"DAGSTER_HOME": str(home)}),  # the CLI needs one
         }
         for name, (argv, cwd, env) in checks.items():
             running[name] = subprocess.Popen(
