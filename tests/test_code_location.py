@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.dockerfile import Dockerfile
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
@@ -121,6 +123,8 @@ def test_every_declaration_of_the_code_location_names_the_same_location_and_modu
 
     (location,) = yaml.safe_load((ROOT / "dagster_cloud.yaml").read_text())["locations"]
     workspace = yaml.safe_load((ROOT / "workspace.yaml").read_text())["load_from"][0]["python_module"]
+    build = yaml.safe_load((ROOT / "build.yaml").read_text())
+    serve = Dockerfile.read(ROOT / "Dockerfile").final.exec_form("CMD")
     tool = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]
     names = {
         location["location_name"],
@@ -133,6 +137,11 @@ def test_every_declaration_of_the_code_location_names_the_same_location_and_modu
         workspace["module_name"],
         tool["dg"]["project"]["code_location_target_module"],
         tool["dagster"]["module_name"],
+        serve[serve.index("--module-name") + 1],
     }
     assert names == {"glue_pipes_project"}
     assert modules == {"glue_pipes_project.definitions"}
+    # `dg plus deploy` (build.yaml) and `dagster-cloud ci` (dagster_cloud.yaml) build from the same context,
+    # which holds the Dockerfile.
+    contexts = {(ROOT / build["directory"]).resolve(), (ROOT / location["build"]["directory"]).resolve()}
+    assert contexts == {ROOT}
