@@ -17,18 +17,21 @@ COPY --from=uv /uv /bin/uv
 # copy: the cache mount is another filesystem. Bytecode compiled here, so the code server starts faster.
 ENV UV_LINK_MODE=copy UV_COMPILE_BYTECODE=1 UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=/app/.venv
 WORKDIR /src
+# Extra dependency groups, e.g. `--build-arg EXTRA_GROUPS=selfhosted` for deploy/self-hosted/ (run
+# containers load its Postgres storage and Docker launcher); none for Dagster+.
+ARG EXTRA_GROUPS=""
 # Dependencies first: this layer is rebuilt only when the lock changes. The workspace member's
 # pyproject.toml is needed to read the workspace; its code (the local AWS endpoint) never enters the context.
 COPY pyproject.toml uv.lock ./
 COPY packages/glue-pipes-local-aws/pyproject.toml packages/glue-pipes-local-aws/
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-default-groups --no-install-project
+    uv sync --frozen --no-dev --no-default-groups ${EXTRA_GROUPS:+--group=$EXTRA_GROUPS} --no-install-project
 # Then the project, installed as a wheel (not editable), so the runtime stage needs only the venv.
 COPY README.md ./
 COPY glue_pipes_project glue_pipes_project/
 COPY glue_jobs glue_jobs/
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-default-groups --no-editable
+    uv sync --frozen --no-dev --no-default-groups ${EXTRA_GROUPS:+--group=$EXTRA_GROUPS} --no-editable
 
 FROM python:${PYTHON_TAG}
 RUN useradd --uid 10001 --user-group --create-home dagster

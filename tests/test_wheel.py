@@ -93,6 +93,14 @@ def uv(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> str:
     raise AssertionError(f"uv {' '.join(args)} failed:\n{done.stderr}")
 
 
+def expanded(arguments: str, env: dict[str, str]) -> list[str]:
+    """A RUN line's words after the shell's parameter expansion (``${EXTRA_GROUPS:+...}``), as in the build."""
+    done = subprocess.run(
+        ["bash", "-c", f"printf '%s\\0' {arguments}"], env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout.split("\0")[:-1]
+
+
 @dataclass(frozen=True)
 class Image:
     venv: str
@@ -130,8 +138,11 @@ def build_image(out: Path) -> Image:
         env = host_env()
         workdir = fs
         for keyword, arguments in stage.instructions:
-            words = shlex.split(arguments)
-            if keyword == "ENV":
+            words = expanded(arguments, env) if keyword == "RUN" else shlex.split(arguments)
+            if keyword == "ARG":  # the replay builds with every build argument's default
+                name, _, default = arguments.partition("=")
+                env[name] = shlex.split(default)[0] if default.strip() else ""
+            elif keyword == "ENV":
                 names_values = (word.partition("=")[::2] for word in words)
                 env |= {name: inside(value, env) for name, value in names_values if name not in NOT_REPLAYED_ENV}
             elif keyword == "WORKDIR":
@@ -231,7 +242,11 @@ def test_the_image_holds_the_locked_production_set_and_the_project_as_a_wheel(im
 
     # The lock's production export, with the image's last `uv sync` flags: exactly what the image holds.
     (*_, last_sync) = (run for run in DOCKERFILE.stage("builder").arguments("RUN") if " uv sync " in f" {run} ")
-    flags = shlex.split(last_sync)[shlex.split(last_sync).index("sync") + 1 :]
+    words = expanded(last_sync, {"EXTRA_GROUPS": ""})
+    flags = words[words.index("sync") + 1 :]
+    # The self-hosted build argument adds its group, and only that.
+    with_group = expanded(last_sync, {"EXTRA_GROUPS": "selfhosted"})
+    assert [word for word in with_group if word not in words] == ["--group=selfhosted"]
     exported = uv("export", *flags, "--no-hashes", "--no-emit-project", "-q", env=host_env())
     requirements = [Requirement(line) for line in exported.splitlines() if line and not line.startswith(("#", " "))]
     locked = {canonicalize_name(r.name): str(r.specifier) for r in requirements if not r.marker or r.marker.evaluate()}
