@@ -178,7 +178,9 @@ def _env_command(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        client = boto3.client("cloudformation", region_name=args.region, endpoint_url=args.endpoint_url)
+        # A session of its own: the credentials of the environment now, not those a default session cached.
+        session = boto3.session.Session(region_name=args.region)
+        client = session.client("cloudformation", endpoint_url=args.endpoint_url)
         (stack,) = client.describe_stacks(StackName=args.stack)["Stacks"]
     except (BotoCoreError, ClientError) as exc:
         print(f"glue-pipes: cannot read stack {args.stack!r}: {exc}", file=sys.stderr)
