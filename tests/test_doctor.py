@@ -17,7 +17,7 @@ from glue_pipes_project.aws import AwsClients
 from glue_pipes_project.deploy.plan import deploy_project
 from glue_pipes_project.settings import Settings
 
-# One worker runs the whole module: its module-scoped set-up is costly, once is enough.
+# One worker runs the whole module: its session-scoped set-up is costly, once is enough.
 pytestmark = pytest.mark.xdist_group("doctor")
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +39,7 @@ def _set_environment(monkeypatch: pytest.MonkeyPatch, values: dict[str, str]) ->
         monkeypatch.setenv(key, value)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # lives on the worker: a module fixture is rebuilt when xdist interleaves modules
 def deployed(local_aws, tmp_path_factory) -> Iterator[dict[str, str]]:
     """An AWS-mode environment on the endpoint, set up as the stack does, with glue_jobs/ deployed."""
     s3 = local_aws.client("s3")

@@ -33,7 +33,7 @@ from tests.conftest import MINUTE_SECONDS
 from tests.iam_policy import Grant, Request, grants, is_allowed, load_policy, matching_grants
 from tests.test_end_to_end import ROOT, glue_pipes_s3_asset
 
-# One worker runs the whole module: its module-scoped set-up is costly, once is enough.
+# One worker runs the whole module: its session-scoped set-up is costly, once is enough.
 pytestmark = pytest.mark.xdist_group("least_privilege")
 
 ACCOUNT_ID = "123456789012"  # moto's and the Glue emulation's account
@@ -126,13 +126,13 @@ def signing_as(aws: LocalAWS, principal: str) -> Iterator[None]:
         yield
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # lives on the worker: a module fixture is rebuilt when xdist interleaves modules
 def endpoint() -> Iterator[LocalAWS]:
     with LocalAWS(minute_seconds=MINUTE_SECONDS) as aws:
         yield aws
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # lives on the worker: a module fixture is rebuilt when xdist interleaves modules
 def recorded(endpoint: LocalAWS, tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     """The calls of deploys (create, update, prune), `deploy --check`, and both assets materialized
     (CloudWatch and S3 message readers, each with the run-time deploy check)."""

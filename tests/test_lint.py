@@ -62,7 +62,7 @@ def undefined_step(repo: Path) -> None:
 
 
 def unquoted_variable(repo: Path) -> None:
-    replace_once(repo / ".github/workflows/ci.yml", "run: make lint", "run: make lint $LINT_ARGS")
+    replace_once(repo / ".github/workflows/ci.yml", "run: make check", "run: make check $CHECK_ARGS")
 
 
 def unpinned_action(repo: Path) -> None:

@@ -41,7 +41,7 @@ from dagster_graphql import DagsterGraphQLClient
 from glue_pipes_project import cli
 from tests.helpers import wait_until
 
-# One worker runs the whole module: its module-scoped set-up is costly, once is enough.
+# One worker runs the whole module: its session-scoped set-up is costly, once is enough.
 pytestmark = pytest.mark.xdist_group("selfhosted")
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -176,7 +176,7 @@ class Postgres:
             connection.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # lives on the worker: a module fixture is rebuilt when xdist interleaves modules
 def postgres_server() -> Iterator[Postgres]:
     """A PostgreSQL 15 server on a free loopback port, password-authenticated, in a temp dir.
 

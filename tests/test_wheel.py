@@ -34,7 +34,7 @@ from glue_pipes_project.settings import Settings
 from tests.dockerfile import Dockerfile
 from tests.helpers import wait_until
 
-# One worker runs the whole module: its module-scoped set-up is costly, once is enough.
+# One worker runs the whole module: its session-scoped set-up is costly, once is enough.
 pytestmark = pytest.mark.xdist_group("wheel")
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -201,7 +201,7 @@ def image(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Image:
         return Image(**json.loads(built.read_text()))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # lives on the worker: a module fixture is rebuilt when xdist interleaves modules
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
     uv("build", "--wheel", "--out-dir", str(out))
