@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
+from botocore.loaders import Loader
 
 from glue_pipes_project.settings import Settings
 
@@ -37,6 +39,39 @@ EMULATOR_MISSING = (
     "the local AWS endpoint (the glue-pipes-local-aws package, a development dependency) is not installed: "
     "run from a checkout of the repository after `make dev` or `uv sync`, or set GLUE_PIPES_MODE=aws"
 )
+
+
+class _AppendOnce(list[str]):
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
+
+
+class _SharedLoader(Loader):
+    """One botocore loader for every session of the process, so each model is parsed once.
+
+    A new session otherwise re-reads and re-parses the endpoint rules and every service model it
+    uses (megabytes of JSON): most of what creating clients costs, paid per materialization. boto3
+    adds its own data directory to the loader of each session it wraps: kept once here.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._paths = _AppendOnce(super().search_paths)
+
+    @property
+    def search_paths(self) -> list[str]:
+        return self._paths
+
+
+_LOADER = _SharedLoader()
+
+
+def _session(region: str, credentials: dict[str, str]) -> boto3.session.Session:
+    """A session of its own (credentials resolve per session), on the process-wide loader."""
+    core = botocore.session.Session()
+    core.register_component("data_loader", _LOADER)
+    return boto3.session.Session(botocore_session=core, region_name=region, **credentials)
 
 
 class LocalEndpointError(RuntimeError):
@@ -74,7 +109,7 @@ class AwsClients:
             if endpoint_url is None:
                 endpoint_url = _start_local_endpoint(settings.local_port)
             credentials = _local_credentials(endpoint_url)
-        session = boto3.session.Session(region_name=settings.region, **credentials)
+        session = _session(settings.region, credentials)
 
         config = _client_config(settings)
 

@@ -1,9 +1,12 @@
 """Helpers shared by tests."""
 
+import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
+
+import dagster as dg
 
 from glue_pipes_local_aws import LocalAWS
 from glue_pipes_project.aws import AwsClients
@@ -11,6 +14,15 @@ from glue_pipes_project.deploy.plan import deploy_project
 from glue_pipes_project.settings import Settings
 
 TEST_SCRIPTS = Path(__file__).resolve().parent / "glue_scripts"
+
+
+@functools.cache
+def shared_instance() -> dg.DagsterInstance:
+    """One in-memory Dagster instance per test process: each new one re-runs its storage migrations.
+
+    For tests that read their own run's events by run id; a test that looks at all runs makes its own.
+    """
+    return dg.DagsterInstance.ephemeral()
 
 
 def local_settings(aws: LocalAWS, **overrides: str) -> Settings:

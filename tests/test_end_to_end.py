@@ -14,7 +14,7 @@ from glue_pipes_project.defs.glue.glue_pipes_asset import glue_pipes_asset
 from glue_pipes_project.deploy.manifest import load_manifest
 from glue_pipes_project.deploy.plan import deploy_project
 from glue_pipes_project.resources import GluePipesClientResource
-from tests.helpers import local_settings
+from tests.helpers import local_settings, shared_instance
 
 ROOT = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location("orders", ROOT / "glue_jobs" / "orders.py")
@@ -47,7 +47,7 @@ def deployed(local_aws):
 )
 def test_materialize_reports_script_metadata_run_id_and_logs(local_aws, deployed, asset, resource_key, reader):
     settings = deployed
-    instance = dg.DagsterInstance.ephemeral()
+    instance = shared_instance()
     result = dg.materialize(
         [asset],
         resources={resource_key: GluePipesClientResource(settings=settings, message_reader=reader)},

@@ -13,6 +13,7 @@ from glue_pipes_project.deploy.naming import Naming
 from glue_pipes_project.infra import OUTPUT_SETTINGS, POLICIES_DIR, TEMPLATE, load_template, render_policies
 from glue_pipes_project.resources import GluePipesClientResource
 from glue_pipes_project.settings import Settings
+from tests.helpers import shared_instance
 from tests.test_end_to_end import glue_pipes_s3_asset
 
 
@@ -134,7 +135,7 @@ def test_stack_outputs_deploy_and_materialize_in_aws_mode(local_aws, stack, monk
     result = dg.materialize(
         [glue_pipes_s3_asset],
         resources={"glue_pipes_s3_client": GluePipesClientResource(settings=settings, message_reader="s3")},
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=shared_instance(),
     )
     assert result.success
 

@@ -30,6 +30,7 @@ from glue_pipes_project.infra import POLICIES_DIR
 from glue_pipes_project.resources import GluePipesClientResource
 from glue_pipes_project.settings import Settings
 from tests.conftest import MINUTE_SECONDS
+from tests.helpers import shared_instance
 from tests.iam_policy import Grant, Request, grants, is_allowed, load_policy, matching_grants
 from tests.test_end_to_end import ROOT, glue_pipes_s3_asset
 
@@ -170,7 +171,7 @@ def recorded(endpoint: LocalAWS, tmp_path_factory: pytest.TempPathFactory) -> li
             (glue_pipes_s3_asset, "glue_pipes_s3_client", "s3"),
         ):
             resource = GluePipesClientResource(settings=settings, message_reader=reader)
-            result = dg.materialize([asset], resources={key: resource}, instance=dg.DagsterInstance.ephemeral())
+            result = dg.materialize([asset], resources={key: resource}, instance=shared_instance())
             assert result.success
     return aws.calls()
 

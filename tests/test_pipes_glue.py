@@ -32,7 +32,7 @@ from glue_pipes_project.aws import AwsClients
 from glue_pipes_project.pipes.client import Backoff, GlueRunPolicy
 from glue_pipes_project.pipes.readers import CLOUDWATCH_EVENT_MAX_BYTES
 from glue_pipes_project.resources import GluePipesClientResource
-from tests.helpers import deployed_test_jobs, wait_until
+from tests.helpers import deployed_test_jobs, shared_instance, wait_until
 
 MESSAGE = re.compile(r"^message (\d+)$")
 STEP_ENDS = {"STEP_SUCCESS", "STEP_FAILURE"}
@@ -97,7 +97,7 @@ def materialize(asset, client, instance=None):
 
 
 def materialize_all(assets, client, instance=None):
-    instance = instance or dg.DagsterInstance.ephemeral()
+    instance = instance or shared_instance()
     result = dg.materialize(assets, resources={"glue_pipes_client": client}, instance=instance, raise_on_error=False)
     result.logs = [entry.user_message for entry in instance.all_logs(result.run_id)]
     return result

@@ -12,6 +12,12 @@ from .credentials import EndpointCredentials
 
 INTERNAL_HEADER = "x-glue-pipes-internal"
 
+# One session for every client the process makes: a new session re-reads and re-parses botocore's
+# endpoint rules and service models (megabytes of JSON, most of a client's cost). Credentials are the
+# client's own, so sharing it mixes nothing; creating clients on one session is not thread-safe.
+_SESSION = boto3.session.Session()
+_SESSION_LOCK = threading.Lock()
+
 
 def make_client(
     service_name: str,
@@ -19,17 +25,17 @@ def make_client(
     region: str,
     credentials: EndpointCredentials,
     config: Config | None = None,
-    session: boto3.session.Session | None = None,
 ) -> Any:
     """A client against the local endpoint, signing with its credentials, path-style S3."""
     path_style = Config(s3={"addressing_style": "path"})
-    return (session or boto3.session.Session()).client(
-        service_name,
-        endpoint_url=endpoint_url,
-        region_name=region,
-        config=path_style.merge(config) if config else path_style,
-        **credentials.client_kwargs(),
-    )
+    with _SESSION_LOCK:
+        return _SESSION.client(
+            service_name,
+            endpoint_url=endpoint_url,
+            region_name=region,
+            config=path_style.merge(config) if config else path_style,
+            **credentials.client_kwargs(),
+        )
 
 
 class InternalClients:
@@ -38,7 +44,6 @@ class InternalClients:
     def __init__(self, endpoint_url: str, credentials: EndpointCredentials) -> None:
         self._endpoint_url = endpoint_url
         self._credentials = credentials
-        self._session = boto3.session.Session()  # creating clients on one session is not thread-safe
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str], Any] = {}
 
@@ -46,7 +51,7 @@ class InternalClients:
         with self._lock:
             key = (service_name, region)
             if key not in self._clients:
-                client = make_client(service_name, self._endpoint_url, region, self._credentials, session=self._session)
+                client = make_client(service_name, self._endpoint_url, region, self._credentials)
                 client.meta.events.register("before-sign", _mark_internal)
                 self._clients[key] = client
             return self._clients[key]
