@@ -29,6 +29,8 @@ test: $(VENV)/.synced
 	@# Four workers: most tests wait on Glue runs and polling, not on the CPU (2 cores are enough);
 	@# modules marked xdist_group share costly module set-up on one worker.
 	@# The linters' own tests run with `make lint`.
+	@# The project's own modules compiled once too (the installed packages were, at sync).
+	@$(VENV)/bin/python -m compileall -q glue_pipes_project packages/glue-pipes-local-aws tests
 	$(VENV)/bin/pytest -n 4 --dist loadgroup -m "not lint"
 
 # The self-hosted topology, really run (also part of `make test`): PostgreSQL 15, `dagster api grpc`, the
@@ -62,8 +64,10 @@ $(UV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# Bytecode compiled once here: every process the suite starts (Dagster CLIs, code servers, Glue runs)
+# would otherwise compile what it imports again, and never cache it where PYTHONDONTWRITEBYTECODE is set.
 $(VENV)/.synced: uv.lock pyproject.toml packages/glue-pipes-local-aws/pyproject.toml | $(UV)
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --compile-bytecode --python $(PYTHON)
 	@touch $@
 
 $(LINT_ENV)/.synced: tools/lint/uv.lock tools/lint/pyproject.toml | $(UV)
