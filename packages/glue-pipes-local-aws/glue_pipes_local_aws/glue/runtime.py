@@ -59,7 +59,7 @@ class GlueRuntime:
         for name in RUNTIME_MODULES:
             _link_module(name, self._python_path)
         self._java_home, self.spark_version, missing = (
-            _find_spark() if spark else (None, None, "it was started with spark=False")
+            find_spark() if spark else (None, None, "it was started with spark=False")
         )
         # Python workers (UDFs, RDD functions) run on the script's interpreter, without site-packages too.
         self._worker_python = path / "python-S"
@@ -136,7 +136,7 @@ class GlueRuntime:
         return env
 
 
-def _find_spark() -> tuple[str | None, str | None, str | None]:
+def find_spark() -> tuple[str | None, str | None, str | None]:
     """(JAVA_HOME, pyspark's version, None), or why there is no Spark in the third place."""
     try:
         version = importlib.metadata.version("pyspark")
