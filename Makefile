@@ -15,6 +15,9 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 # What `make dev` serves the UI with (e.g. DAGSTER_DEV="$(VENV)/bin/dg dev -p 3001"; `dagster dev -w workspace.yaml` works too).
 DAGSTER_DEV ?= $(VENV)/bin/dg dev
+# 1: the `spark` dependency group too (pyspark, for glueetl runs on the local endpoint). By default when
+# Java is on PATH; `make test SPARK=0|1` overrides. Changing it re-syncs (one stamp per setting).
+SPARK ?= $(if $(shell command -v java 2>/dev/null),1,0)
 
 .PHONY: dev test smoke-selfhosted check typecheck lint deploy stop-local clean
 
@@ -66,8 +69,12 @@ $(UV):
 
 # Bytecode compiled once here: every process the suite starts (Dagster CLIs, code servers, Glue runs)
 # would otherwise compile what it imports again, and never cache it where PYTHONDONTWRITEBYTECODE is set.
-$(VENV)/.synced: uv.lock pyproject.toml packages/glue-pipes-local-aws/pyproject.toml | $(UV)
-	$(UV) sync --frozen --compile-bytecode --python $(PYTHON)
+$(VENV)/.synced: $(VENV)/.synced-spark$(SPARK)
+	@touch $@
+
+$(VENV)/.synced-spark$(SPARK): uv.lock pyproject.toml packages/glue-pipes-local-aws/pyproject.toml | $(UV)
+	@rm -f $(VENV)/.synced-spark*
+	$(UV) sync --frozen --compile-bytecode --python $(PYTHON) $(if $(filter 1,$(SPARK)),--group spark)
 	@touch $@
 
 $(LINT_ENV)/.synced: tools/lint/uv.lock tools/lint/pyproject.toml | $(UV)

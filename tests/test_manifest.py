@@ -240,6 +240,40 @@ ASSET = JOB + "    asset:\n"
             "      hand_written: true\n      kinds: [glue]\n",
             "field 'asset.kinds': a hand-written asset declares this in Python (only 'key' goes with hand_written)",
         ),
+        ("      partitions: {}\n", "field 'asset.partitions.daily': Field required"),
+        (
+            "      partitions: {daily: {start_date: '2026-11-01'}, hourly: {}}\n",
+            "field 'asset.partitions.hourly': unknown field",
+        ),
+        (
+            "      partitions: {daily: {start_date: '2026-13-01'}}\n",
+            "field 'asset.partitions.daily.start_date': Value error, use a date as YYYY-MM-DD (got '2026-13-01')",
+        ),
+        (
+            "      partitions: {daily: {start_date: '2026-1-1'}}\n",
+            "field 'asset.partitions.daily.start_date': Value error, use a date as YYYY-MM-DD (got '2026-1-1')",
+        ),
+        (
+            "      partitions: {daily: {start_date: '2026-11-01', end_offset: '1'}}\n",
+            "field 'asset.partitions.daily.end_offset': Input should be a valid integer (got '1')",
+        ),
+        (
+            "      partitions: {daily: {start_date: '2026-11-01'}}\n      run_arguments: {'--partition_date': x}\n",
+            "field 'asset.run_arguments.--partition_date': reserved (set from the partition key)",
+        ),
+        ("      checks: [{blocking: true}]\n", "field 'asset.checks.0.name': Field required"),
+        ("      checks: [{name: a, blocking: 'yes'}]\n", "field 'asset.checks.0.blocking': Input should be a valid"),
+        ("      checks: [{name: a, severity: WARN}]\n", "field 'asset.checks.0.severity': unknown field"),
+        ("      checks: [{name: 'no nulls'}]\n", "field 'asset.checks[0].name': use letters, digits and '_'"),
+        ("      checks: [{name: a}, {name: a}]\n", "field 'asset.checks[1].name': 'a' is declared twice"),
+        (
+            "      checks: [{name: deployed_job_matches_repository}]\n",
+            "field 'asset.checks[0].name': 'deployed_job_matches_repository' is every Glue asset's deploy check",
+        ),
+        (
+            "      hand_written: true\n      checks: [{name: a}]\n",
+            "field 'asset.checks': a hand-written asset declares this in Python",
+        ),
     ],
     ids=lambda value: value if len(value) < 40 else value[:40],
 )
@@ -312,3 +346,35 @@ def test_the_cli_rejects_a_bad_asset_block_with_exit_2_and_one_line(jobs_dir: Pa
     path = write(jobs_dir, ASSET + "      owners: [bob]\n      colour: blue\n")
     assert cli.main(["deploy", "--manifest", str(path)]) == 2
     assert capsys.readouterr().err == f"error: {path}: job 'j', field 'asset.colour': unknown field\n"
+
+
+PARTITIONED = """
+jobs:
+  raw:
+    script: glue_pipes_asset.py
+    asset:
+      group: orders
+      partitions: {daily: {start_date: 2026-11-01}}
+      checks:
+        - {name: ids_present, blocking: true, description: Every order has an id.}
+        - {name: counts_in_bounds}
+  curated:
+    script: glue_pipes_asset.py
+    asset:
+      group: orders
+      partitions: {daily: {start_date: "2026-11-01", end_offset: 1}}
+"""
+
+
+def test_partitions_and_checks_shape_the_asset(jobs_dir: Path):
+    raw = load_manifest(write(jobs_dir, PARTITIONED.replace(", end_offset: 1", ""))).jobs["raw"]
+    assert raw.asset_spec().partitions_def == dg.DailyPartitionsDefinition(start_date="2026-11-01")
+    blocking, warn = raw.check_specs()
+    assert (blocking.name, blocking.blocking, blocking.description) == ("ids_present", True, "Every order has an id.")
+    assert (warn.name, warn.blocking, warn.asset_key) == ("counts_in_bounds", False, dg.AssetKey("raw"))
+
+
+def test_the_partitioned_assets_of_a_group_share_their_partitions(jobs_dir: Path):
+    (problem,) = problems(write(jobs_dir, PARTITIONED))
+    assert problem.startswith(f"{jobs_dir / 'jobs.yaml'}: job 'curated', field 'asset.partitions': "), problem
+    assert "group 'orders' run on one schedule: use the partitions of job 'raw'" in problem

@@ -8,13 +8,14 @@ collected before anything is raised, so a user fixes the manifest in one pass. E
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import dagster as dg
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from glue_pipes_project.deploy.strict_yaml import StrictYamlReader, YamlInputError
 from glue_pipes_project.glue_facts import (
@@ -36,7 +37,13 @@ MAX_PROBLEMS = 50
 # Control characters other than tab: Glue's string patterns exclude them, and they garble messages.
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 _ASSET_KEY = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+# Dagster's rule for names (checks become op outputs named after them).
+_DAGSTER_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 MessageReader = Literal["cloudwatch", "s3"]
+# A partitioned asset's run gets its partition key as this argument.
+PARTITION_ARGUMENT = "--partition_date"
+# Every Glue asset's deploy check (defs/glue/deploy_checks.py); a check of jobs.yaml may not take its name.
+DEPLOY_CHECK = "deployed_job_matches_repository"
 # How a job's script sends Pipes messages, and the Dagster resource whose client reads them that way.
 MESSAGE_READER_RESOURCES: dict[MessageReader, str] = {"cloudwatch": "glue_pipes_client", "s3": "glue_pipes_s3_client"}
 
@@ -62,7 +69,20 @@ def _asset_key(value: str) -> str:
     return value
 
 
+def _iso_date(value: str) -> str:
+    try:
+        if date.fromisoformat(value).isoformat() == value:
+            return value
+    except ValueError:
+        pass
+    raise ValueError("use a date as YYYY-MM-DD")
+
+
 Line = Annotated[str, AfterValidator(_single_line)]
+# YAML reads an unquoted 2026-11-01 as a date; quoted or not, it is the same day.
+IsoDate = Annotated[
+    str, BeforeValidator(lambda v: v.isoformat() if isinstance(v, date) else v), AfterValidator(_iso_date)
+]
 Text = Annotated[str, AfterValidator(_text)]
 AssetKeyText = Annotated[str, AfterValidator(_asset_key)]
 
@@ -73,6 +93,35 @@ class ManifestError(ValueError):
     def __init__(self, problems: list[str]):
         self.problems = problems
         super().__init__("\n".join(problems))
+
+
+class DailyPartitions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start_date: IsoDate
+    end_offset: int = Field(default=0, strict=True)
+
+
+class Partitions(BaseModel):
+    """How the asset is partitioned; daily is the one kind so far (its key is a day, YYYY-MM-DD)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    daily: DailyPartitions
+
+    def definition(self) -> dg.DailyPartitionsDefinition:
+        return dg.DailyPartitionsDefinition(start_date=self.daily.start_date, end_offset=self.daily.end_offset)
+
+
+class CheckBlock(BaseModel):
+    """An asset check the job's script reports through Pipes (``report_asset_check``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Line
+    # A failed blocking check (severity ERROR) fails the step, so downstream assets of the run do not run.
+    blocking: bool = Field(default=False, strict=True)
+    description: Text | None = None
 
 
 class AssetBlock(BaseModel):
@@ -95,6 +144,8 @@ class AssetBlock(BaseModel):
     tags: dict[Line, Line] = Field(default_factory=dict)
     message_reader: MessageReader = "cloudwatch"
     run_arguments: dict[Line, Text] = Field(default_factory=dict)
+    partitions: Partitions | None = None
+    checks: list[CheckBlock] = Field(default_factory=list)
 
 
 class JobSpec(BaseModel):
@@ -149,6 +200,18 @@ class Job:
     def asset_key(self) -> dg.AssetKey:
         return dg.AssetKey.from_user_string(self.spec.asset.key or self.name)
 
+    @property
+    def partitions_def(self) -> dg.DailyPartitionsDefinition | None:
+        partitions = self.spec.asset.partitions
+        return partitions.definition() if partitions else None
+
+    def check_specs(self) -> list[dg.AssetCheckSpec]:
+        """The checks the job's script reports, as declared in its ``asset:`` block."""
+        return [
+            dg.AssetCheckSpec(check.name, asset=self.asset_key, blocking=check.blocking, description=check.description)
+            for check in self.spec.asset.checks
+        ]
+
     def asset_spec(self, code_version: str | None = None) -> dg.AssetSpec:
         """The asset Dagster shows for this job, with the defaults of an ``asset:`` block filled in."""
         asset = self.spec.asset
@@ -162,6 +225,7 @@ class Job:
             owners=asset.owners,
             tags=asset.tags,
             code_version=code_version,
+            partitions_def=self.partitions_def,
         )
 
 
@@ -221,7 +285,7 @@ def load_manifest(path: str | Path, *, pipes_requires_python: str | None = None)
         try:
             spec = JobSpec.model_validate(body)
         except ValidationError as exc:
-            problems += [_pydantic_problem(where, err) for err in exc.errors()]
+            problems += [f"{where}, field {_field_problem(err)}" for err in exc.errors()]
             continue
         job_problems = _check_job(name, spec, path.parent, pipes_requires_python)
         problems += [f"{where}, field {p}" for p in job_problems]
@@ -233,6 +297,7 @@ def load_manifest(path: str | Path, *, pipes_requires_python: str | None = None)
                 extra_py_paths=tuple((path.parent / p).resolve() for p in spec.extra_py_files),
             )
 
+    problems += _group_partitions_problems(label, jobs.values())
     if len(problems) > MAX_PROBLEMS:
         problems = problems[:MAX_PROBLEMS] + [f"{label}: ... and {len(problems) - MAX_PROBLEMS} more problems"]
     if problems:
@@ -267,6 +332,15 @@ def _check_job(name: str, spec: JobSpec, root: Path, pipes_requires_python: str 
                 f">={pipes_requires_python}; use type glueetl with glue_version 4.0 or later"
             )
 
+    problems += capacity_problems(spec)
+    problems += argument_problems("default_arguments", spec.default_arguments)
+    problems += _check_asset(name, spec.asset)
+    return problems
+
+
+def capacity_problems(spec: JobSpec) -> list[str]:
+    """The rules of worker type, workers, capacity and execution class by job type (also for run overrides)."""
+    problems: list[str] = []
     if spec.type == "pythonshell":
         if spec.worker_type is not None or spec.number_of_workers is not None:
             problems.append("'worker_type': pythonshell jobs take max_capacity, not workers")
@@ -282,12 +356,19 @@ def _check_job(name: str, spec: JobSpec, root: Path, pipes_requires_python: str 
         if spec.number_of_workers is not None and spec.number_of_workers < 2:
             problems.append(f"'number_of_workers': glueetl jobs need at least 2 (got {spec.number_of_workers})")
 
-    problems += _argument_problems("default_arguments", spec.default_arguments)
-    problems += _check_asset(name, spec.asset)
     return problems
 
 
-def _argument_problems(field: str, arguments: dict[str, str]) -> list[str]:
+def run_override_problems(spec: JobSpec, overrides: Mapping[str, Any]) -> list[str]:
+    """Problems of per-run overrides of ``spec``'s fields, by the rules jobs.yaml itself follows."""
+    try:
+        effective = JobSpec.model_validate({**spec.model_dump(), **overrides})
+    except ValidationError as exc:
+        return [_field_problem(err) for err in exc.errors()]
+    return capacity_problems(effective)
+
+
+def argument_problems(field: str, arguments: dict[str, str]) -> list[str]:
     problems = []
     for key in arguments:
         if not key.startswith("--"):
@@ -323,7 +404,43 @@ def _check_asset(job_name: str, asset: AssetBlock) -> list[str]:
             build()
         except dg.DagsterInvalidDefinitionError as exc:
             problems.append(f"'asset.{field}': {str(exc).splitlines()[0]}")
-    return problems + _argument_problems("asset.run_arguments", asset.run_arguments)
+    problems += argument_problems("asset.run_arguments", asset.run_arguments)
+    if asset.partitions and PARTITION_ARGUMENT in asset.run_arguments:
+        problems.append(f"{_quote(f'asset.run_arguments.{PARTITION_ARGUMENT}')}: reserved (set from the partition key)")
+    return problems + _check_problems(asset.checks)
+
+
+def _group_partitions_problems(label: str, jobs: Iterable[Job]) -> list[str]:
+    """A group's partitioned assets run as one job on one schedule (defs/glue/schedules.py): same partitions."""
+    first: dict[str | None, Job] = {}
+    problems = []
+    for job in jobs:
+        partitions = job.spec.asset.partitions
+        if partitions is None:
+            continue
+        other = first.setdefault(job.spec.asset.group, job)
+        if other.spec.asset.partitions != partitions:
+            problems.append(
+                f"{label}: job {_quote(job.name)}, field 'asset.partitions': the partitioned assets of group "
+                f"{_quote(job.spec.asset.group or 'default')} run on one schedule: use the partitions of job "
+                f"{_quote(other.name)}"
+            )
+    return problems
+
+
+def _check_problems(checks: list[CheckBlock]) -> list[str]:
+    problems = []
+    seen: set[str] = set()
+    for index, check in enumerate(checks):
+        field = f"'asset.checks[{index}].name'"
+        if not _DAGSTER_NAME.fullmatch(check.name):
+            problems.append(f"{field}: use letters, digits and '_' (got {_quote(check.name)})")
+        elif check.name == DEPLOY_CHECK:
+            problems.append(f"{field}: {DEPLOY_CHECK!r} is every Glue asset's deploy check; choose another name")
+        elif check.name in seen:
+            problems.append(f"{field}: {_quote(check.name)} is declared twice")
+        seen.add(check.name)
+    return problems
 
 
 def _check_file(field: str, relative: str, root: Path, suffixes: tuple[str, ...] = (".py",)) -> list[str]:
@@ -337,7 +454,7 @@ def _check_file(field: str, relative: str, root: Path, suffixes: tuple[str, ...]
     return []
 
 
-def _pydantic_problem(where: str, error: Any) -> str:
+def _field_problem(error: Any) -> str:
     # Dict entries report their location as (field, key, "[key]"); the key alone is what a user wrote.
     field = ".".join(str(part) for part in error["loc"] if part != "[key]") or "?"
     message = error["msg"]
@@ -345,7 +462,7 @@ def _pydantic_problem(where: str, error: Any) -> str:
         message = "unknown field"
     elif "input" in error and error["type"] != "missing":
         message = f"{message} (got {_quote(error['input'])})"
-    return f"{where}, field {_quote(field)}: {message}"
+    return f"{_quote(field)}: {message}"
 
 
 def _quote(value: Any, limit: int = 80) -> str:

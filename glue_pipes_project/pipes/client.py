@@ -15,7 +15,8 @@ so assets read exactly like dagster-aws's documentation. On top of upstream (0.2
 - warns in the step's log when one AWS call has been pending for long;
 - paces GetJobRun with the machine-wide adaptive budget the readers use for GetLogEvents;
 - fails with the state, ``ErrorMessage``, the tail of the run's error log and links;
-- adds execution time, capacity, DPU-hours and estimated cost to the metadata;
+- adds execution time, the run's capacity, timeout and execution class, DPU-hours and estimated
+  cost to the metadata;
 - resolves logical job names from jobs.yaml, and never mutates the caller's params.
 """
 
@@ -378,6 +379,11 @@ class LiveGlueClient(PipesGlueClient):
             metadata["AWS Glue Number of Workers"] = job_run.get("NumberOfWorkers")
         elif job_run.get("MaxCapacity") is not None:
             metadata["AWS Glue Max Capacity (DPU)"] = float(job_run["MaxCapacity"])
+        # The run's own values (GetJobRun), so per-run overrides show as they ran.
+        if job_run.get("Timeout") is not None:
+            metadata["AWS Glue Timeout (min)"] = job_run["Timeout"]
+        if job_run.get("ExecutionClass"):
+            metadata["AWS Glue Execution Class"] = job_run["ExecutionClass"]
         if usage.dpu_hours is not None:
             metadata["AWS Glue DPU Hours"] = usage.dpu_hours
             metadata["AWS Glue Estimated Cost (USD)"] = usage.estimated_cost_usd

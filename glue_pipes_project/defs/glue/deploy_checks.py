@@ -7,12 +7,10 @@ defs.yaml component (to add its source position) through a beta API that warns a
 
 import dagster as dg
 
-from glue_pipes_project.deploy.manifest import Job
+from glue_pipes_project.deploy.manifest import DEPLOY_CHECK, Job
 from glue_pipes_project.deploy.plan import DEPLOY_FIX, load_project_manifest
 from glue_pipes_project.resources import GlueDeployResource
 from glue_pipes_project.settings import Settings
-
-DEPLOY_CHECK = "deployed_job_matches_repository"
 
 
 @dg.definitions
