@@ -118,5 +118,7 @@ def test_definitions_load_with_both_assets_and_resources():
     assert {key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()} == assets
     assert {"glue_pipes_client", "glue_pipes_s3_client", "glue_deploy"} <= set(repository.get_top_level_resources())
     assert {(key.asset_key.to_user_string(), key.name) for key in repository.asset_graph.asset_check_keys} == {
-        (asset, "deployed_job_matches_repository") for asset in assets
+        *((asset, "deployed_job_matches_repository") for asset in assets),
+        ("orders_curated", "no_null_order_ids"),
+        ("orders_curated", "row_count_within_bounds_of_previous_partition"),
     }
