@@ -7,6 +7,9 @@ import pytest
 
 from glue_pipes_local_aws import LocalAWS
 
+# `requires_spark` (tests/spark.py): skip, or fail under GLUE_PIPES_REQUIRE_SYSTEM_DEPS=1, without Spark.
+pytest_plugins = ["tests.spark"]
+
 # One emulated Glue minute lasts this many seconds, so Timeout (whole minutes) is testable.
 MINUTE_SECONDS = 3.0
 

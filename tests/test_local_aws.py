@@ -267,10 +267,45 @@ def test_tags_through_get_tags_tag_and_untag(aws: LocalAWS, glue: Any) -> None:
         glue.get_tags(ResourceArn=f"arn:aws:glue:{aws.region}:123456789012:job/no-such-job")
 
 
-def test_data_catalog_operations_are_left_to_moto(glue: Any) -> None:
-    database = f"db_{uuid.uuid4().hex[:8]}"
+def test_data_catalog_databases_tables_and_partitions_are_moto_s(glue: Any) -> None:
+    """What a Spark job's catalog writes and the Dagster side's reads use, as the issue's acceptance does."""
+    database, table = f"db_{uuid.uuid4().hex[:8]}", "orders_curated"
     glue.create_database(DatabaseInput={"Name": database})
-    assert glue.get_database(Name=database)["Database"]["Name"] == database
+    location = "s3://bucket/data/orders_curated/"
+    columns = [{"Name": "order_id", "Type": "string"}, {"Name": "amount", "Type": "double"}]
+    glue.create_table(
+        DatabaseName=database,
+        TableInput={
+            "Name": table,
+            "TableType": "EXTERNAL_TABLE",
+            "PartitionKeys": [{"Name": "partition_date", "Type": "string"}],
+            "StorageDescriptor": {"Columns": columns, "Location": location},
+            "Parameters": {"classification": "parquet"},
+        },
+    )
+    days = ("2026-11-01", "2026-11-02")
+    created = glue.batch_create_partition(
+        DatabaseName=database,
+        TableName=table,
+        PartitionInputList=[
+            {
+                "Values": [day],
+                "StorageDescriptor": {"Columns": columns, "Location": f"{location}partition_date={day}/"},
+            }
+            for day in days
+        ],
+    )
+    assert created.get("Errors", []) == []
+
+    got = glue.get_table(DatabaseName=database, Name=table)["Table"]
+    assert (got["DatabaseName"], got["StorageDescriptor"]["Location"]) == (database, location)
+    assert got["PartitionKeys"] == [{"Name": "partition_date", "Type": "string"}]
+    assert [column["Name"] for column in got["StorageDescriptor"]["Columns"]] == ["order_id", "amount"]
+    partitions = glue.get_partitions(DatabaseName=database, TableName=table)["Partitions"]
+    assert sorted(partition["Values"] for partition in partitions) == [[day] for day in days]
+    second = glue.get_partitions(DatabaseName=database, TableName=table, Expression="partition_date = '2026-11-02'")
+    assert [partition["Values"] for partition in second["Partitions"]] == [["2026-11-02"]]
+    assert second["Partitions"][0]["StorageDescriptor"]["Location"] == f"{location}partition_date=2026-11-02/"
 
 
 # --- job runs: API ----------------------------------------------------------------------------

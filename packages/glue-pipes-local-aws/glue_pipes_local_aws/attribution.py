@@ -48,7 +48,17 @@ _S3_BUCKET_ACTIONS = {
 }
 # Glue operations naming one job by `JobName`: the action has the operation's name.
 _GLUE_JOB_OPERATIONS = frozenset(
-    {"StartJobRun", "GetJobRun", "GetJobRuns", "BatchStopJobRun", "GetJob", "UpdateJob", "DeleteJob"}
+    {
+        "StartJobRun",
+        "GetJobRun",
+        "GetJobRuns",
+        "BatchStopJobRun",
+        "GetJob",
+        "UpdateJob",
+        "DeleteJob",
+        "GetJobBookmark",
+        "ResetJobBookmark",
+    }
 )
 _GLUE_SERVICE = "glue.amazonaws.com"
 # Data Catalog operations on one table by `DatabaseName` and `TableName`: catalog, database and table ARNs.

@@ -53,6 +53,7 @@ class LocalAWS:
     runs get `glue-job`'s), so that `calls()` attributes each call to the policy that must allow it.
     `quotas` makes it throttle calls beyond per-operation rates as AWS does (`QuotaTable.aws()` for
     AWS's defaults, or `QuotaTable.parse("logs:GetLogEvents=10")`); off by default.
+    `spark=False` gives glueetl runs no Spark even where pyspark and Java are installed.
     """
 
     def __init__(
@@ -62,8 +63,10 @@ class LocalAWS:
         minute_seconds: float = 60.0,
         host: str = "127.0.0.1",
         quotas: QuotaTable | None = None,
+        spark: bool = True,
     ) -> None:
         self.region = region
+        self._spark = spark
         self._quotas = quotas
         self._port = port
         self._host = host
@@ -107,7 +110,7 @@ class LocalAWS:
             self.endpoint_url,
             # Glue reads the script and writes its logs as the job's role, and the script runs as it.
             InternalClients(self.endpoint_url, self.principals["glue-job"]),
-            GlueRuntime(self._work_dir / "runtime", self.principals["glue-job"]),
+            GlueRuntime(self._work_dir / "runtime", self.principals["glue-job"], spark=self._spark),
             self._work_dir / "runs",
             self._minute_seconds,
         )

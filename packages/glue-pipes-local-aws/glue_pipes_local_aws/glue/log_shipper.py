@@ -59,6 +59,10 @@ class LogShipper:
         for group, stream in (self._output, self._error):
             _ensure_stream(self._logs, group, stream)
 
+    def note(self, text: str) -> None:
+        """A line of the emulator's own in the output stream (before `start`: the run's first)."""
+        self._queue.put(Line(text, int(time.time() * 1000), is_stderr=False))
+
     def start(self, stdout: IO[bytes], stderr: IO[bytes]) -> None:
         for pipe, is_stderr in ((stdout, False), (stderr, True)):
             reader = threading.Thread(target=self._read, args=(pipe, is_stderr), daemon=True)

@@ -18,6 +18,8 @@ DEFAULT_TIMEOUT_MINUTES = 2880
 LOG_GROUPS = {"pythonshell": "/aws-glue/python-jobs", "glueetl": "/aws-glue/jobs"}
 WORKER_DPU = {"Standard": 1.0, "G.025X": 0.25, "G.1X": 1.0, "G.2X": 2.0, "G.4X": 4.0, "G.8X": 8.0}
 PYTHON_SHELL_CAPACITIES = (0.0625, 1.0)
+# The Spark (major.minor) each Glue version runs (AWS Glue release notes); glueetl runs compare it with pyspark's.
+SPARK_OF_GLUE_VERSION = {"2.0": "2.4", "3.0": "3.1", "4.0": "3.3", "5.0": "3.5", "5.1": "3.5", "6.0": "4.1"}
 
 
 class JobStore:
@@ -26,6 +28,7 @@ class JobStore:
         self._lock = threading.Lock()
         self._jobs: dict[str, dict[str, Any]] = {}
         self._tags: dict[str, dict[str, str]] = {}
+        self._bookmarks: dict[str, dict[str, Any]] = {}  # job name -> its JobBookmarkEntry
 
     def create(self, definition: dict[str, Any]) -> None:
         definition = dict(definition)
@@ -53,6 +56,7 @@ class JobStore:
         with self._lock:
             self._jobs.pop(name, None)
             self._tags.pop(name, None)
+            self._bookmarks.pop(name, None)
 
     def all(self) -> list[dict[str, Any]]:
         """Every job, by name."""
@@ -78,6 +82,37 @@ class JobStore:
             for key in keys:
                 job_tags.pop(key, None)
 
+    def bookmark(self, name: str) -> dict[str, Any]:
+        """The job's JobBookmarkEntry; a job that never committed one has none, as on Glue."""
+        with self._lock:
+            self._locked_get(name)
+            if name not in self._bookmarks:
+                raise AwsError("EntityNotFoundException", f"Continuation for job {name} not found")
+            return dict(self._bookmarks[name])
+
+    def bookmark_state(self, name: str) -> str | None:
+        """The JSON state a new run of the job starts from; None before its first commit."""
+        with self._lock:
+            return self._bookmarks.get(name, {}).get("JobBookmark")
+
+    def commit_bookmark(self, name: str, run_id: str, state: str) -> None:
+        """A run's `Job.commit()` state, kept once the run has SUCCEEDED (unless the job is gone by then)."""
+        with self._lock:
+            if name not in self._jobs:
+                return
+            previous = self._bookmarks.get(name, {})
+            self._bookmarks[name] = _bookmark_entry(name, previous, run_id, state)
+
+    def reset_bookmark(self, name: str) -> dict[str, Any]:
+        """Forget the processed state: the next run starts from nothing."""
+        with self._lock:
+            self._locked_get(name)
+            if name not in self._bookmarks:
+                raise AwsError("EntityNotFoundException", f"Continuation for job {name} not found")
+            previous = self._bookmarks[name]
+            self._bookmarks[name] = _bookmark_entry(name, previous, previous.get("RunId"), "{}")
+            return dict(self._bookmarks[name])
+
     def _locked_get(self, name: str) -> dict[str, Any]:
         try:
             return self._jobs[name]
@@ -89,6 +124,22 @@ class JobStore:
         if name == arn or name not in self._jobs:
             raise AwsError("EntityNotFoundException", f"Resource {arn} not found.")
         return name
+
+
+def _bookmark_entry(name: str, previous: dict[str, Any], run_id: str | None, state: str) -> dict[str, Any]:
+    """Version counts the changes of the entry, Run the commits; Attempt is 0 (runs are not retried here)."""
+    committed = run_id != previous.get("RunId")
+    return without_none(
+        [
+            ("JobName", name),
+            ("Version", previous.get("Version", 0) + 1),
+            ("Run", previous.get("Run", 0) + committed),
+            ("Attempt", 0),
+            ("PreviousRunId", previous.get("RunId") if committed else previous.get("PreviousRunId")),
+            ("RunId", run_id),
+            ("JobBookmark", state),
+        ]
+    )
 
 
 def run_capacity(job: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
@@ -177,6 +228,7 @@ class JobRun:
     timeout_minutes: int
     capacity: dict[str, Any]
     execution_class: str | None
+    bookmark: str | None = None  # the job's bookmark state (JSON) when the run started
     started_on: float = field(default_factory=time.time)
     state: str = "STARTING"
     last_modified_on: float = field(default_factory=time.time)
@@ -280,7 +332,7 @@ class RunRegistry:
         self._runs: dict[str, dict[str, JobRun]] = {}  # job name -> run id -> run
         self._sequence = itertools.count(1)
 
-    def start(self, job: dict[str, Any], request: dict[str, Any]) -> JobRun:
+    def start(self, job: dict[str, Any], request: dict[str, Any], bookmark: str | None = None) -> JobRun:
         """Register a new STARTING run, unless the job already has MaxConcurrentRuns active."""
         with self._lock:
             runs = self._runs.setdefault(job["Name"], {})
@@ -296,6 +348,7 @@ class RunRegistry:
                 timeout_minutes=request.get("Timeout") or job["Timeout"],
                 capacity=run_capacity(job, {key: request.get(key) for key in RUN_OVERRIDES}),
                 execution_class=request.get("ExecutionClass") or job.get("ExecutionClass"),
+                bookmark=bookmark,
             )
             runs[run.id] = run
             return run

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ class GlueApi:
             "GetJobRun": self.get_job_run,
             "GetJobRuns": self.get_job_runs,
             "BatchStopJobRun": self.batch_stop_job_run,
+            "GetJobBookmark": self.get_job_bookmark,
+            "ResetJobBookmark": self.reset_job_bookmark,
             "GetTags": self.get_tags,
             "TagResource": self.tag_resource,
             "UntagResource": self.untag_resource,
@@ -94,7 +97,7 @@ class GlueApi:
         return {"Jobs": found, "JobsNotFound": missing}
 
     def delete_job(self, glue: RegionState, body: dict[str, Any]) -> dict[str, Any]:
-        """Succeeds for a missing job, as Glue does; stops the job's active runs."""
+        """Succeeds for a missing job, as Glue does; stops the job's active runs and forgets its bookmark."""
         glue.jobs.delete(body["JobName"])
         for run in glue.runs.forget(body["JobName"]):
             run.request_stop()
@@ -103,8 +106,9 @@ class GlueApi:
     # --- runs -----------------------------------------------------------------------------------
 
     def start_job_run(self, glue: RegionState, body: dict[str, Any]) -> dict[str, Any]:
-        run = glue.runs.start(glue.jobs.get(body["JobName"]), body)
-        self._runner.launch(run)
+        name = body["JobName"]
+        run = glue.runs.start(glue.jobs.get(name), body, bookmark=glue.jobs.bookmark_state(name))
+        self._runner.launch(run, commit_bookmark=functools.partial(glue.jobs.commit_bookmark, name, run.id))
         return {"JobRunId": run.id}
 
     def get_job_run(self, glue: RegionState, body: dict[str, Any]) -> dict[str, Any]:
@@ -130,6 +134,14 @@ class GlueApi:
             else:
                 errors.append(_stop_error(name, run_id, _already_finished(run)))
         return {"SuccessfulSubmissions": stopped, "Errors": errors}
+
+    # --- bookmarks: what a run's Job.commit() recorded, kept when the run succeeded -----------------
+
+    def get_job_bookmark(self, glue: RegionState, body: dict[str, Any]) -> dict[str, Any]:
+        return {"JobBookmarkEntry": glue.jobs.bookmark(body["JobName"])}
+
+    def reset_job_bookmark(self, glue: RegionState, body: dict[str, Any]) -> dict[str, Any]:
+        return {"JobBookmarkEntry": glue.jobs.reset_bookmark(body["JobName"])}
 
     # --- tags -----------------------------------------------------------------------------------
 

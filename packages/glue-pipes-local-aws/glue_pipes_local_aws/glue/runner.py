@@ -8,7 +8,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,9 @@ from .runtime import GlueRuntime
 POLL_SECONDS = 0.05
 STOP_GRACE_SECONDS = 3.0
 READER_GRACE_SECONDS = 2.0
+# Job bookmarks between the endpoint and the local awsglue's Job: JSON files, {transformation_ctx: state}.
+BOOKMARK_IN = "GLUE_PIPES_BOOKMARK_IN"
+BOOKMARK_OUT = "GLUE_PIPES_BOOKMARK_OUT"
 
 logger = logging.getLogger(__name__)
 
@@ -45,10 +48,13 @@ class Runner:
         self._live: dict[str, tuple[JobRun, threading.Thread]] = {}
         self._closed = False
 
-    def launch(self, run: JobRun) -> None:
+    def launch(self, run: JobRun, commit_bookmark: Callable[[str], None]) -> None:
+        """`commit_bookmark` keeps the state the run's `Job.commit()` wrote, called only if it SUCCEEDED."""
         # The supervising thread spawns the process and lives as long as it: the kernel's
         # parent-death signal is tied to that thread.
-        thread = threading.Thread(target=self._supervise, args=(run,), name=f"glue-{run.id[:15]}", daemon=True)
+        thread = threading.Thread(
+            target=self._supervise, args=(run, commit_bookmark), name=f"glue-{run.id[:15]}", daemon=True
+        )
         with self._lock:
             if self._closed:  # started while the endpoint shuts down: it would outlive it
                 run.finish("STOPPED", "The local AWS endpoint is shutting down.")
@@ -66,11 +72,11 @@ class Runner:
         for _, thread in live:
             thread.join()
 
-    def _supervise(self, run: JobRun) -> None:
+    def _supervise(self, run: JobRun, commit_bookmark: Callable[[str], None]) -> None:
         work_dir = self._work_root / run.id
         work_dir.mkdir(parents=True)
         try:
-            self._execute(run, work_dir)
+            self._execute(run, work_dir, commit_bookmark)
         except Exception as error:  # a bug here must still end the run, not leave it RUNNING
             logger.exception("job run %s crashed", run.id)
             run.finish("ERROR", f"Internal error of the local Glue emulation: {error}")
@@ -79,7 +85,7 @@ class Runner:
             with self._lock:
                 self._live.pop(run.id, None)
 
-    def _execute(self, run: JobRun, work_dir: Path) -> None:
+    def _execute(self, run: JobRun, work_dir: Path, commit_bookmark: Callable[[str], None]) -> None:
         try:
             script, extra_paths = self._fetch(run, work_dir)
         except (ClientError, BotoCoreError, ValueError) as error:
@@ -91,12 +97,23 @@ class Runner:
             run.finish("STOPPED")
             return
         argv = self._runtime.command(script, run.id, run.job_name, run.merged_arguments())
-        env = self._runtime.environment(self._endpoint_url, run.region, extra_paths)
+        spark = run.job["Command"]["Name"] == "glueetl"
+        env = self._runtime.environment(
+            self._endpoint_url, run.region, extra_paths, spark_dir=work_dir / "spark" if spark else None
+        )
+        env.update(_bookmark_files(run, work_dir))
+        if spark and (warning := self._runtime.spark_warning(run.job.get("GlueVersion"))):
+            shipper.note(warning)
         process = spawn_group(argv, env, work_dir)
         run.mark_running()
         shipper.start(process.stdout, process.stderr)  # type: ignore[arg-type]
         state = self._wait(run, process)
         signal_group(process, signal.SIGKILL)  # whatever the script left running in its group
+        bookmark_out = Path(env[BOOKMARK_OUT])
+        # As Glue: kept only with bookmarks enabled, committed, and the run succeeded.
+        enabled = run.merged_arguments().get("--job-bookmark-option") == "job-bookmark-enable"
+        if enabled and state == "SUCCEEDED" and bookmark_out.exists():
+            commit_bookmark(bookmark_out.read_text())
         shipper.close(READER_GRACE_SECONDS)
         # Only now, with every line in CloudWatch, may a reader see the run as finished.
         run.finish(state, self._error_message(state, run, process.returncode, shipper.stderr_tail))
@@ -147,6 +164,15 @@ def final_exception(stderr_lines: Iterable[str]) -> str | None:
     if not starts:
         return None
     return next((line for line in lines[starts[-1] + 1 :] if not line[:1].isspace()), None)
+
+
+def _bookmark_files(run: JobRun, work_dir: Path) -> dict[str, str]:
+    """The state the run starts from (if the job has one) and where its `Job.commit()` writes the new one."""
+    files = {BOOKMARK_OUT: str(work_dir / "bookmark-out.json")}
+    if run.bookmark is not None:
+        (work_dir / "bookmark-in.json").write_text(run.bookmark)
+        files[BOOKMARK_IN] = str(work_dir / "bookmark-in.json")
+    return files
 
 
 def _terminate(process: subprocess.Popen[bytes]) -> None:
