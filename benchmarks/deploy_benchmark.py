@@ -60,6 +60,7 @@ def naive_deploy(settings: Settings, clients: AwsClients) -> None:
             role_arn=settings.role_arn,
             script_uri=f"s3://{settings.bucket}/naive/scripts/{job.script_path.name}",
             extra_py_uris=[f"s3://{settings.bucket}/naive/scripts/{p.name}" for p in job.extra_py_paths],
+            environment={},
         )
         if name in existing:
             clients.glue.update_job(JobName=name, JobUpdate=definition)

@@ -29,6 +29,7 @@ PLACEHOLDERS = {
     "Bucket.Arn": "arn:aws:s3:::<BUCKET>",
     "S3Prefix": "<S3_PREFIX>",
     "JobNamePrefix": "<JOB_NAME_PREFIX>",
+    "CatalogDatabasePrefix": "<CATALOG_DATABASE_PREFIX>",
     "GitHubRepository": "<OWNER>/<REPO>",
     "GitHubOidcProvider": "arn:aws:iam::<ACCOUNT_ID>:oidc-provider/token.actions.githubusercontent.com",
     "GitHubOidcProviderArn": "arn:aws:iam::<ACCOUNT_ID>:oidc-provider/token.actions.githubusercontent.com",

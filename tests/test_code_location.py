@@ -68,7 +68,14 @@ def test_dg_scaffolds_a_new_asset_into_defs_and_lists_it(tmp_path):
     listed = run(str(BIN / "dg"), "list", "defs", "--json", cwd=project)
     assert listed.returncode == 0, listed.stdout + listed.stderr
     keys = {asset["asset_key"] for asset in json.loads(listed.stdout[listed.stdout.index("{") :])["assets"]}
-    assert keys == {"extra", "glue_pipes_asset", "glue_pipes_s3_asset"}
+    assert keys == {
+        "extra",
+        "glue_pipes_asset",
+        "glue_pipes_s3_asset",
+        "raw_orders",
+        "orders_curated",
+        "orders_daily_summary",
+    }
 
 
 def test_dg_lists_the_projects_component_type():
@@ -111,9 +118,8 @@ def test_a_hand_written_asset_naming_a_job_missing_from_jobs_yaml_fails_the_load
     (jobs / "jobs.yaml").write_text("jobs:\n" + manifest[manifest.index("  glue_pipes_s3_asset:") :])
     completed = run(str(BIN / "dagster"), "definitions", "validate", GLUE_PIPES_MANIFEST=str(jobs / "jobs.yaml"))
     assert completed.returncode != 0
-    assert f"{jobs / 'jobs.yaml'}: no job 'glue_pipes_asset' (jobs: glue_pipes_s3_asset)" in (
-        completed.stdout + completed.stderr
-    )
+    known = "glue_pipes_s3_asset, orders_curated, orders_daily_summary, raw_orders"
+    assert f"{jobs / 'jobs.yaml'}: no job 'glue_pipes_asset' (jobs: {known})" in (completed.stdout + completed.stderr)
 
 
 def test_every_declaration_of_the_code_location_names_the_same_location_and_module():

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import yaml
 
 from glue_pipes_project import cli
 from glue_pipes_project.defs.glue.deploy_job import deploy_glue_jobs
@@ -20,6 +21,8 @@ from glue_pipes_project.settings import Settings, branch_id
 from tests.helpers import local_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+JOBS = 5  # in glue_jobs/jobs.yaml
+FILES = 9  # their scripts and extra_py_files, and dagster-pipes
 WRITES = (
     "s3:PutObject",
     "s3:CreateBucket",
@@ -27,6 +30,7 @@ WRITES = (
     "glue:UpdateJob",
     "glue:DeleteJob",
     "glue:TagResource",
+    "glue:CreateDatabase",
 )
 
 
@@ -61,6 +65,12 @@ def deploy(capsys, *args: str) -> tuple[int, dict]:
     return code, json.loads(out) if out.strip() else {}
 
 
+def drop_job(jobs_dir: Path, job: str) -> None:
+    manifest = yaml.safe_load((jobs_dir / "jobs.yaml").read_text())
+    del manifest["jobs"][job]
+    (jobs_dir / "jobs.yaml").write_text(yaml.safe_dump(manifest))
+
+
 def writes(local_aws) -> dict[str, int]:
     return {op: n for op, n in local_aws.requests().items() if op in WRITES and n}
 
@@ -68,8 +78,10 @@ def writes(local_aws) -> dict[str, int]:
 def test_first_deploy_creates_everything_and_second_changes_nothing(local_aws, deploy_env, capsys):
     code, first = deploy(capsys)
     assert code == 0
-    assert first["files"] == {**first["files"], "uploaded": 5, "unchanged": 0}
-    assert (first["jobs"]["created"], first["jobs"]["updated"], first["jobs"]["unchanged"]) == (2, 0, 0)
+    assert first["files"] == {**first["files"], "uploaded": FILES, "unchanged": 0}
+    assert (first["jobs"]["created"], first["jobs"]["updated"], first["jobs"]["unchanged"]) == (JOBS, 0, 0)
+    database = f"{deploy_env['GLUE_PIPES_JOB_PREFIX']}local".replace("-", "_")
+    assert first["database"] == {"name": database, "action": "create"}
 
     glue = local_aws.client("glue")
     prefix = deploy_env["GLUE_PIPES_JOB_PREFIX"]
@@ -80,12 +92,19 @@ def test_first_deploy_creates_everything_and_second_changes_nothing(local_aws, d
     extra = job["DefaultArguments"]["--extra-py-files"].split(",")
     assert [uri.rsplit("/", 1)[1] for uri in extra][1:] == ["orders.py"] and "dagster_pipes-" in extra[0]
     assert (job["WorkerType"], job["NumberOfWorkers"], job["Timeout"]) == ("G.1X", 2, 30)
+    # Every job learns where this environment's data and tables live.
+    data_location = f"s3://glue-pipes-local/{deploy_env['GLUE_PIPES_S3_PREFIX']}/data/local/"
+    for name in ("glue_pipes_asset", "orders_curated"):
+        arguments = glue.get_job(JobName=f"{prefix}{name}")["Job"]["DefaultArguments"]
+        assert (arguments["--data_location"], arguments["--catalog_database"]) == (data_location, database)
+    assert glue.get_database(Name=database)["Database"]["Name"] == database
 
     local_aws.reset_requests()
     code, second = deploy(capsys)
     assert code == 0
     assert (second["files"]["uploaded"], second["jobs"]["created"], second["jobs"]["updated"]) == (0, 0, 0)
-    assert second["jobs"]["unchanged"] == 2
+    assert second["jobs"]["unchanged"] == JOBS
+    assert second["database"] == {"name": database, "action": "unchanged"}
     assert writes(local_aws) == {}
     assert local_aws.requests().get("glue:BatchGetJobs") == 1
 
@@ -109,7 +128,7 @@ def test_dry_run_and_check_change_nothing(local_aws, deploy_env, jobs_dir, capsy
     local_aws.reset_requests()
     code, plan = deploy(capsys, "--dry-run")
     assert code == 0 and plan["dry_run"] is True
-    assert (plan["files"]["uploaded"], plan["jobs"]["created"]) == (5, 2)
+    assert (plan["files"]["uploaded"], plan["jobs"]["created"], plan["database"]["action"]) == (FILES, JOBS, "create")
     code, _ = deploy(capsys, "--check")
     assert code == 3
     assert writes(local_aws) == {}
@@ -126,6 +145,19 @@ def test_dry_run_and_check_change_nothing(local_aws, deploy_env, jobs_dir, capsy
         ("glue_pipes_asset", ["Timeout"])
     ]
     assert writes(local_aws) == {}
+
+    # A job pointed at other data by hand is drift too: deploy owns those arguments.
+    glue, name = local_aws.client("glue"), f"{deploy_env['GLUE_PIPES_JOB_PREFIX']}raw_orders"
+    job = glue.get_job(JobName=name)["Job"]
+    kept = ("Description", "Role", "Command", "GlueVersion", "ExecutionProperty", "Timeout", "MaxRetries")
+    update = {field: job[field] for field in (*kept, "WorkerType", "NumberOfWorkers", "ExecutionClass")}
+    update["DefaultArguments"] = {**job["DefaultArguments"], "--data_location": "s3://elsewhere/data/"}
+    glue.update_job(JobName=name, JobUpdate=update)
+    code, plan = deploy(capsys, "--check")
+    assert code == 3
+    assert ("raw_orders", ["DefaultArguments"]) in [
+        (i["job"], i["changed_fields"]) for i in plan["jobs"]["items"] if i["action"] == "update"
+    ]
 
 
 def test_bad_input_exits_2_names_file_job_field_and_makes_no_call(local_aws, deploy_env, jobs_dir, capsys):
@@ -160,20 +192,19 @@ def test_prune_deletes_only_this_environments_managed_jobs(local_aws, deploy_env
     monkeypatch.setenv("GLUE_PIPES_ENV", "branch")
     monkeypatch.setenv("GLUE_PIPES_BRANCH", "Feature/X")
     code, branch = deploy(capsys)
-    assert code == 0 and branch["jobs"]["created"] == 2
+    assert code == 0 and branch["jobs"]["created"] == JOBS
     branch_names = {i["glue_job_name"] for i in branch["jobs"]["items"]}
     env = branch_id("Feature/X")
     assert env.startswith("feature-x-")
-    assert branch_names == {f"{prefix}{env}--glue_pipes_asset", f"{prefix}{env}--glue_pipes_s3_asset"}
+    assert {f"{prefix}{env}--glue_pipes_asset", f"{prefix}{env}--glue_pipes_s3_asset"} <= branch_names
+    assert branch["database"]["name"] == f"{prefix}branch-{env}".replace("-", "_")
     assert all(f"/branch-{env}/artifacts/" in i["key"] for i in branch["files"]["items"])
     monkeypatch.delenv("GLUE_PIPES_ENV")
     monkeypatch.delenv("GLUE_PIPES_BRANCH")
     # A job someone created by hand under our prefix: not ours to delete.
     glue.create_job(Name=f"{prefix}handmade", Role="r", Command={"Name": "glueetl", "ScriptLocation": "s3://b/k.py"})
 
-    manifest = jobs_dir / "jobs.yaml"
-    text = manifest.read_text()
-    manifest.write_text(text[: text.index("  glue_pipes_s3_asset:")])
+    drop_job(jobs_dir, "glue_pipes_s3_asset")
     code, plan = deploy(capsys, "--prune", "--dry-run")
     assert [i["glue_job_name"] for i in plan["jobs"]["items"] if i["action"] == "delete"] == [
         f"{prefix}glue_pipes_s3_asset"
@@ -192,8 +223,11 @@ def test_human_output_shows_plan_progress_and_summary(local_aws, deploy_env, cap
     assert "Plan for local environment" in out
     assert "upload     glue_jobs/glue_pipes_asset.py" in out
     assert "create     " + deploy_env["GLUE_PIPES_JOB_PREFIX"] + "glue_pipes_asset" in out
-    assert "[2/2] create" in out
-    assert "Deployed: files 5 uploaded, 0 unchanged; jobs 2 created, 0 updated, 0 deleted, 0 unchanged" in out
+    assert f"  database   create {deploy_env['GLUE_PIPES_JOB_PREFIX'].replace('-', '_')}local\n" in out
+    assert f"[{JOBS}/{JOBS}] create" in out
+    assert (
+        f"Deployed: files {FILES} uploaded, 0 unchanged; jobs {JOBS} created, 0 updated, 0 deleted, 0 unchanged" in out
+    )
 
 
 def test_dagster_job_reports_what_it_changed(local_aws, deploy_env):
@@ -201,7 +235,7 @@ def test_dagster_job_reports_what_it_changed(local_aws, deploy_env):
     resources = {"glue_deploy": GlueDeployResource(settings=settings)}
     first = deploy_glue_jobs.execute_in_process(resources=resources)
     second = deploy_glue_jobs.execute_in_process(resources=resources)
-    for result, created, unchanged in ((first, 2, 0), (second, 0, 2)):
+    for result, created, unchanged in ((first, JOBS, 0), (second, 0, JOBS)):
         (output,) = [e for e in result.all_node_events if e.event_type_value == "STEP_OUTPUT"]
         metadata = output.step_output_data.metadata
         assert metadata["jobs_created"].value == created
@@ -389,13 +423,11 @@ def test_prune_in_one_branch_keeps_a_branch_whose_name_slugs_the_same(
     for branch in ("feat/a", "feat-a"):
         monkeypatch.setenv("GLUE_PIPES_BRANCH", branch)
         code, result = deploy(capsys)
-        assert code == 0 and result["jobs"]["created"] == 2, result
+        assert code == 0 and result["jobs"]["created"] == JOBS, result
         deployed[branch] = {i["glue_job_name"] for i in result["jobs"]["items"]}
     assert not deployed["feat/a"] & deployed["feat-a"]
 
-    manifest = jobs_dir / "jobs.yaml"
-    text = manifest.read_text()
-    manifest.write_text(text[: text.index("  glue_pipes_s3_asset:")])
+    drop_job(jobs_dir, "glue_pipes_s3_asset")
     monkeypatch.setenv("GLUE_PIPES_BRANCH", "feat/a")
     code, result = deploy(capsys, "--prune")
     assert code == 0 and result["jobs"]["deleted"] == 1

@@ -117,6 +117,6 @@ def test_a_run_naming_a_job_missing_from_jobs_yaml_fails_naming_the_known_jobs(l
     )
     (failure,) = result.get_step_failure_events()
     assert (
-        "no job 'glue_pipes_asest' (jobs: glue_pipes_asset, glue_pipes_s3_asset)"
-        in failure.step_failure_data.error.to_string()
+        "no job 'glue_pipes_asest' (jobs: glue_pipes_asset, glue_pipes_s3_asset, orders_curated, orders_daily_summary,"
+        " raw_orders)" in failure.step_failure_data.error.to_string()
     )

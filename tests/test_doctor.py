@@ -107,6 +107,9 @@ def test_all_checks_pass_after_deploy_and_json_shape(doctor_env, capsys):
         f"pipes prefix s3://{BUCKET}/doctor/pipes/prod/context/",
         "job glue_pipes_asset",
         "job glue_pipes_s3_asset",
+        "job raw_orders",
+        "job orders_curated",
+        "job orders_daily_summary",
         "dagster-pipes shipped",
         f"Glue role {doctor_env['GLUE_PIPES_ROLE_ARN']}",
         "Glue log groups",
@@ -154,7 +157,10 @@ def test_missing_jobs(doctor_env, monkeypatch, capsys):
     monkeypatch.setenv("GLUE_PIPES_JOB_PREFIX", "doctor-never-deployed-")
     code, report, lines = doctor(capsys)
     assert code == 1
-    assert set(failures(report)) == {"job glue_pipes_asset", "job glue_pipes_s3_asset"}
+    assert set(failures(report)) == {
+        f"job {name}"
+        for name in ("glue_pipes_asset", "glue_pipes_s3_asset", "raw_orders", "orders_curated", "orders_daily_summary")
+    }
     assert (
         "Glue job 'doctor-never-deployed-glue_pipes_asset' does not exist" in failures(report)["job glue_pipes_asset"]
     )

@@ -114,12 +114,11 @@ def test_definitions_load_with_both_assets_and_resources():
     from glue_pipes_project.definitions import defs
 
     repository = defs().get_repository_def()  # @dg.definitions: nothing is built until Dagster asks
-    assert {key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()} == {
-        "glue_pipes_asset",
-        "glue_pipes_s3_asset",
-    }
+    assets = {"glue_pipes_asset", "glue_pipes_s3_asset", "raw_orders", "orders_curated", "orders_daily_summary"}
+    assert {key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()} == assets
     assert {"glue_pipes_client", "glue_pipes_s3_client", "glue_deploy"} <= set(repository.get_top_level_resources())
     assert {(key.asset_key.to_user_string(), key.name) for key in repository.asset_graph.asset_check_keys} == {
-        ("glue_pipes_asset", "deployed_job_matches_repository"),
-        ("glue_pipes_s3_asset", "deployed_job_matches_repository"),
+        *((asset, "deployed_job_matches_repository") for asset in assets),
+        ("orders_curated", "no_null_order_ids"),
+        ("orders_curated", "row_count_within_bounds_of_previous_partition"),
     }

@@ -32,6 +32,12 @@ def test_each_output_fills_the_setting_its_description_names():
 
 # moto creates these resources but ignores the properties below (or the whole resource), so they are
 # asserted here, on the template itself; the stack test covers what moto does create.
+def test_the_catalog_database_prefix_is_the_job_prefix_as_deploy_names_databases():
+    parameters = load_template()["Parameters"]
+    naming = Naming(parameters["JobNamePrefix"]["Default"], "glue-pipes", "prod")
+    assert naming.catalog_database == f"{parameters['CatalogDatabasePrefix']['Default']}prod"
+
+
 def test_template_holds_what_moto_ignores():
     resources = load_template(TEMPLATE)["Resources"]
     bucket = resources["Bucket"]["Properties"]

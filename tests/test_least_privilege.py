@@ -24,7 +24,9 @@ from botocore.exceptions import ClientError
 
 from glue_pipes_local_aws import LocalAWS
 from glue_pipes_project.aws import AwsClients
+from glue_pipes_project.components.glue_jobs import glue_job_asset
 from glue_pipes_project.defs.glue.glue_pipes_asset import glue_pipes_asset
+from glue_pipes_project.deploy.manifest import load_manifest
 from glue_pipes_project.deploy.plan import deploy_project
 from glue_pipes_project.infra import POLICIES_DIR
 from glue_pipes_project.resources import GluePipesClientResource
@@ -34,6 +36,9 @@ from tests.helpers import shared_instance
 from tests.iam_policy import Grant, Request, grants, is_allowed, load_policy, matching_grants
 from tests.test_end_to_end import ROOT, glue_pipes_s3_asset
 
+# raw_orders, the orders pipeline's first job: plain Python, so it runs here (the Spark ones do not).
+raw_orders = glue_job_asset(load_manifest(ROOT / "glue_jobs" / "jobs.yaml").jobs["raw_orders"])
+
 # One worker runs the whole module: its session-scoped set-up is costly, once is enough.
 pytestmark = pytest.mark.xdist_group("least_privilege")
 
@@ -41,6 +46,7 @@ ACCOUNT_ID = "123456789012"  # moto's and the Glue emulation's account
 BUCKET = "least-privilege"
 S3_PREFIX = "lp"
 JOB_PREFIX = "lp-"
+CATALOG_PREFIX = "lp_"  # the stack's CatalogDatabasePrefix: JOB_PREFIX as deploy names databases
 ROLE_NAME = "glue-pipes-glue-job-role"
 
 # Which policy each principal of the endpoint stands for (infra/README.md says who gets which).
@@ -62,6 +68,24 @@ NOT_EXERCISED: dict[tuple[str, str, str], str] = {
         " (pipes/client.py _active_run_of) and stopped"
     ),
 }
+# Grants only the orders pipeline's Spark jobs use (orders_curated, orders_daily_summary: a JVM start
+# each, too costly for this module). tests/test_orders_pipeline.py checks its runs' calls against
+# glue-job-policy.json and that they use each of these.
+SPARK_ONLY: dict[tuple[str, str, str], str] = {
+    ("glue-job-policy.json", sid, action): f"the Spark jobs of the orders pipeline: {why}"
+    for sid, action, why in (
+        ("ListPipelineData", "s3:ListBucket", "reading a day's raw files, purging a partition before rewriting it"),
+        ("ReadWritePipelineData", "s3:GetObject", "create_dynamic_frame reads raw JSON and curated Parquet"),
+        ("ReadWritePipelineData", "s3:DeleteObject", "purge_s3_path clears a partition a rerun replaces"),
+        ("PipelineTables", "glue:GetTable", "the sink and from_catalog read the table"),
+        ("PipelineTables", "glue:CreateTable", "the sink creates the table on its first write"),
+        ("PipelineTables", "glue:UpdateTable", "the sink (enableUpdateCatalog) updates the table's schema"),
+        ("PipelineTables", "glue:GetPartition", "orders_curated reads the previous day's partition"),
+        ("PipelineTables", "glue:GetPartitions", "from_catalog's push_down_predicate selects partitions"),
+        ("PipelineTables", "glue:BatchCreatePartition", "the sink registers the day's partition"),
+    )
+}
+NOT_EXERCISED.update(SPARK_ONLY)
 
 
 def policy(principal: str) -> dict[str, Any]:
@@ -73,6 +97,7 @@ def policy(principal: str) -> dict[str, Any]:
             "<BUCKET>": BUCKET,
             "<S3_PREFIX>": S3_PREFIX,
             "<JOB_NAME_PREFIX>": JOB_PREFIX,
+            "<CATALOG_DATABASE_PREFIX>": CATALOG_PREFIX,
             "<GLUE_JOB_ROLE_NAME>": ROLE_NAME,
         },
     )
@@ -135,8 +160,8 @@ def endpoint() -> Iterator[LocalAWS]:
 
 @pytest.fixture(scope="session")  # lives on the worker: a module fixture is rebuilt when xdist interleaves modules
 def recorded(endpoint: LocalAWS, tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    """The calls of deploys (create, update, prune), `deploy --check`, and both assets materialized
-    (CloudWatch and S3 message readers, each with the run-time deploy check)."""
+    """The calls of deploys (create, update, prune), `deploy --check`, both assets materialized
+    (CloudWatch and S3 message readers, each with the run-time deploy check) and raw_orders for a day."""
     aws = endpoint
     aws.client("s3").create_bucket(Bucket=BUCKET)  # the stack's bucket, made by the admin
     settings = Settings.from_env(
@@ -173,6 +198,14 @@ def recorded(endpoint: LocalAWS, tmp_path_factory: pytest.TempPathFactory) -> li
             resource = GluePipesClientResource(settings=settings, message_reader=reader)
             result = dg.materialize([asset], resources={key: resource}, instance=shared_instance())
             assert result.success
+        resource = GluePipesClientResource(settings=settings)
+        result = dg.materialize(
+            [raw_orders],
+            partition_key="2026-11-01",
+            resources={"glue_pipes_client": resource},
+            instance=shared_instance(),
+        )
+        assert result.success
     return aws.calls()
 
 

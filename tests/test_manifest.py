@@ -330,7 +330,7 @@ def test_an_asset_block_shapes_the_asset(jobs_dir: Path):
 def test_the_glue_job_definition_ignores_the_asset_block(jobs_dir: Path):
     plain = load_manifest(write(jobs_dir, JOB)).jobs["j"]
     shaped = load_manifest(write(jobs_dir, ASSET + "      key: a/b\n      run_arguments: {'--x': '1'}\n")).jobs["j"]
-    uris = {"role_arn": "arn:role", "script_uri": "s3://b/j.py", "extra_py_uris": []}
+    uris = {"role_arn": "arn:role", "script_uri": "s3://b/j.py", "extra_py_uris": [], "environment": {}}
     assert job_definition(shaped, **uris) == job_definition(plain, **uris)
 
 

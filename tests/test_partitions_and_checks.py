@@ -248,7 +248,9 @@ def test_the_schedule_materializes_yesterdays_partition_of_the_groups_job(projec
     repository = defs().get_repository_def()
     job = repository.get_job("orders_job")
     assert job.partitions_def == dg.DailyPartitionsDefinition(start_date="2026-11-01")
-    assert {key.to_user_string() for key in job.asset_layer.selected_asset_keys} == {"curated", "summary"}
+    # This module's two jobs join the project's orders pipeline in group orders.
+    pipeline = {"raw_orders", "orders_curated", "orders_daily_summary"}
+    assert {key.to_user_string() for key in job.asset_layer.selected_asset_keys} == {"curated", "summary", *pipeline}
     schedule = repository.get_schedule_def("orders_schedule")
     assert schedule.cron_schedule == "0 0 * * *"
     tick = datetime.datetime(2026, 11, 20, 0, 0, tzinfo=datetime.UTC)

@@ -15,7 +15,16 @@ ROOT = Path(__file__).resolve().parent.parent
 FEAT, FEAT_X = branch_id("feat"), branch_id("feat-x")  # "feat-x-…" starts with "feat-"
 # What a teardown that changes nothing may send. The endpoint names S3's bucket-level GETs that are
 # not ListObjectsV2 (GetBucketVersioning, ListObjectVersions) "s3:ListObjects"; STS's query calls "sts:POST".
-READS = {"glue:GetJobs", "glue:GetTags", "sts:POST", "s3:ListObjectsV2", "s3:ListObjects"}
+READS = {
+    "glue:GetJobs",
+    "glue:GetTags",
+    "glue:GetDatabase",
+    "glue:GetDatabases",
+    "sts:POST",
+    "s3:ListObjectsV2",
+    "s3:ListObjects",
+}
+JOBS, FILES = 5, 9  # glue_jobs/jobs.yaml's jobs, and the files deploy uploads for them
 
 
 @pytest.fixture
@@ -43,7 +52,7 @@ def deploy(monkeypatch, capsys, environment: str, branch: str | None = None) -> 
             scoped.setenv("GLUE_PIPES_BRANCH", branch)
         code = cli.main(["deploy", "--json"])
     result = json.loads(capsys.readouterr().out)
-    assert code == 0 and result["jobs"]["created"] == 2, result
+    assert code == 0 and result["jobs"]["created"] == JOBS, result
     return {item["glue_job_name"] for item in result["jobs"]["items"]}
 
 
@@ -51,6 +60,16 @@ def teardown(capsys, *args: str) -> tuple[int, dict, str]:
     code = cli.main(["teardown", "--json", *args])
     captured = capsys.readouterr()
     return code, json.loads(captured.out) if captured.out.strip() else {}, captured.err
+
+
+def database(env, branch: str) -> str:
+    """The branch environment's Glue database, as deploy names it."""
+    return f"{env['GLUE_PIPES_JOB_PREFIX']}branch-{branch}".replace("-", "_")
+
+
+def databases(local_aws, env) -> set[str]:
+    prefix = env["GLUE_PIPES_JOB_PREFIX"].replace("-", "_")
+    return {d["Name"] for d in local_aws.client("glue").get_databases()["DatabaseList"] if d["Name"].startswith(prefix)}
 
 
 def jobs(local_aws, env) -> set[str]:
@@ -95,16 +114,21 @@ def test_teardown_deletes_exactly_one_branchs_jobs_and_prefix(local_aws, env, mo
     for name, tags in not_ours.items():
         glue.create_job(Name=name, Role="r", Command=command, Tags=tags)
     feat_root, feat_pipes = f"{s3_prefix}/branch-{FEAT}/", f"{s3_prefix}/pipes/branch-{FEAT}/"
+    feat_data = f"{s3_prefix}/data/branch-{FEAT}/"
     for key in (
         f"{feat_pipes}context/run-1/context.json",
+        f"{feat_data}raw/orders/dt=2026-11-01/orders.jsonl",
+        f"{s3_prefix}/data/branch-{FEAT}x/raw/orders/dt=2026-11-01/orders.jsonl",
         f"{s3_prefix}/pipes/branch-{FEAT}x/context/run-2/context.json",
         f"{s3_prefix}/branch-{FEAT}x/keep.txt",
         f"{s3_prefix}/notes",
     ):
         s3.put_object(Bucket=LOCAL_BUCKET, Key=key, Body=b"{}")
     jobs_before, objects_before = jobs(local_aws, env), objects(local_aws, env)
-    feat_objects = {key for key in objects_before if key.startswith((feat_root, feat_pipes))}
-    assert len(feat_objects) == 6  # 5 deployed files and the run's context object
+    databases_before = databases(local_aws, env)
+    assert databases_before == {database(env, FEAT), database(env, FEAT_X), f"{prefix}prod".replace("-", "_")}
+    feat_objects = {key for key in objects_before if key.startswith((feat_root, feat_pipes, feat_data))}
+    assert len(feat_objects) == FILES + 2  # the deployed files, the run's context object and its data
 
     # The environment says prod and another branch: the flags win.
     monkeypatch.setenv("GLUE_PIPES_ENV", "prod")
@@ -117,19 +141,21 @@ def test_teardown_deletes_exactly_one_branchs_jobs_and_prefix(local_aws, env, mo
         "environment": "branch",
         "branch": FEAT,
         "bucket": LOCAL_BUCKET,
-        "prefixes": [feat_root, feat_pipes],
+        "prefixes": [feat_root, feat_pipes, feat_data],
         "dry_run": False,
-        "jobs": {"deleted": 2, "items": sorted(feat_jobs)},
-        "objects": {"deleted": 6, "keys": 6, "versioned": False},
+        "jobs": {"deleted": JOBS, "items": sorted(feat_jobs)},
+        "database": database(env, FEAT),
+        "objects": {"deleted": FILES + 2, "keys": FILES + 2, "versioned": False},
     }
     assert jobs(local_aws, env) == jobs_before - feat_jobs
     assert objects(local_aws, env) == objects_before - feat_objects
-    assert writes(local_aws) == {"glue:DeleteJob": 2, "s3:DeleteObjects": 1}
+    assert databases(local_aws, env) == databases_before - {database(env, FEAT)}
+    assert writes(local_aws) == {"glue:DeleteJob": JOBS, "glue:DeleteDatabase": 1, "s3:DeleteObjects": 1}
 
     local_aws.reset_requests()
     code, again, err = teardown(capsys, "--env", "branch", "--branch", "feat")
     assert code == 0, err
-    assert (again["jobs"], again["objects"]["deleted"]) == ({"deleted": 0, "items": []}, 0)
+    assert (again["jobs"], again["database"], again["objects"]["deleted"]) == ({"deleted": 0, "items": []}, None, 0)
     assert writes(local_aws) == {}
     assert jobs(local_aws, env) == jobs_before - feat_jobs
 
@@ -147,10 +173,13 @@ def test_dry_run_sends_only_reads_and_prints_the_plan(local_aws, env, monkeypatc
     assert out.startswith(f"Teardown plan for branch environment, {root}, {local_aws.endpoint_url}:\n  jobs\n")
     assert all(f"    delete     {name}\n" in out for name in feat_jobs)
     pipes = f"s3://{LOCAL_BUCKET}/{env['GLUE_PIPES_S3_PREFIX']}/pipes/branch-{FEAT}/"
-    assert f"    delete     5 objects under {root}/ and {pipes}\n" in out
-    assert re.search(r"^Would tear down: jobs 2 to delete; S3 objects 5 to delete \(\d+\.\d s\)$", out, re.M)
+    data = f"s3://{LOCAL_BUCKET}/{env['GLUE_PIPES_S3_PREFIX']}/data/branch-{FEAT}/"
+    assert f"  database\n    delete     {database(env, FEAT)} (its tables and partitions)\n" in out
+    assert f"    delete     {FILES} objects under {root}/ and {pipes} and {data}\n" in out
+    summary = f"Would tear down: jobs {JOBS} to delete; database {database(env, FEAT)} to delete; S3 objects {FILES}"
+    assert re.search(rf"^{summary} to delete \(\d+\.\d s\)$", out, re.M)
     code, plan, _ = teardown(capsys, "--env", "branch", "--branch", "feat", "--dry-run")
-    assert code == 0 and plan["dry_run"] is True and plan["jobs"]["deleted"] == 2
+    assert code == 0 and plan["dry_run"] is True and plan["jobs"]["deleted"] == JOBS
 
 
 def test_human_output_shows_progress_and_summary(local_aws, env, monkeypatch, capsys):
@@ -159,11 +188,14 @@ def test_human_output_shows_progress_and_summary(local_aws, env, monkeypatch, ca
     monkeypatch.setenv("GLUE_PIPES_BRANCH", "feat")  # no flags: the environment decides
     assert cli.main(["teardown"]) == 0
     out = capsys.readouterr().out
-    assert "  [1/2] delete " in out and "  [2/2] delete " in out
+    assert "  [1/5] delete " in out and "  [5/5] delete " in out
+    assert f"  [1/1] delete Glue database {database(env, FEAT)}\n" in out
     root = f"s3://{LOCAL_BUCKET}/{env['GLUE_PIPES_S3_PREFIX']}"
-    assert f"  [5/5] deleted objects under {root}/branch-{FEAT}/ and {root}/pipes/branch-{FEAT}/\n" in out
-    assert re.search(r"^Tore down: jobs 2 deleted; S3 objects 5 deleted \(\d+\.\d s\)$", out, re.M)
-    assert jobs(local_aws, env) == set() and objects(local_aws, env) == set()
+    where = f"{root}/branch-{FEAT}/ and {root}/pipes/branch-{FEAT}/ and {root}/data/branch-{FEAT}/"
+    assert f"  [{FILES}/{FILES}] deleted objects under {where}\n" in out
+    summary = f"Tore down: jobs {JOBS} deleted; database {database(env, FEAT)} deleted; S3 objects {FILES} deleted"
+    assert re.search(rf"^{summary} \(\d+\.\d s\)$", out, re.M)
+    assert jobs(local_aws, env) == set() and objects(local_aws, env) == set() and databases(local_aws, env) == set()
 
 
 @pytest.mark.parametrize(
@@ -206,19 +238,23 @@ def test_versioned_bucket_loses_every_version_of_the_prefix_in_batches(local_aws
     for key in [*keys, keys[0]]:
         s3.put_object(Bucket=bucket, Key=key, Body=b"{}")
     s3.delete_object(Bucket=bucket, Key=keys[1])
-    assert len(versions(local_aws, bucket, feat_root)) == 5 + 4 + 1  # deployed files, context objects, marker
+    assert len(versions(local_aws, bucket, feat_root)) == FILES + 4 + 1  # deployed files, context objects, marker
     feat_x_versions = versions(local_aws, bucket, feat_x_root)
 
     local_aws.reset_requests()
     code = cli.main(["teardown", "--env", "branch", "--branch", "feat"])
     out = capsys.readouterr().out
     assert code == 0, out
-    where = f"s3://{bucket}/{feat_root} and s3://{bucket}/{env['GLUE_PIPES_S3_PREFIX']}/pipes/branch-{FEAT}/"
-    assert f"    delete     10 object versions and delete markers of 8 keys under {where}\n" in out
+    s3_prefix = env["GLUE_PIPES_S3_PREFIX"]
+    where = " and ".join(
+        f"s3://{bucket}/{prefix}"
+        for prefix in (feat_root, f"{s3_prefix}/pipes/branch-{FEAT}/", f"{s3_prefix}/data/branch-{FEAT}/")
+    )
+    assert f"    delete     {FILES + 5} object versions and delete markers of {FILES + 3} keys under {where}\n" in out
     assert [line for line in out.splitlines() if "deleted objects" in line] == [
-        f"  [{done}/10] deleted objects under {where}" for done in (4, 8, 10)
+        f"  [{done}/{FILES + 5}] deleted objects under {where}" for done in (4, 8, 12, 14)
     ]
-    assert writes(local_aws) == {"glue:DeleteJob": 2, "s3:DeleteObjects": 3}
+    assert writes(local_aws) == {"glue:DeleteJob": JOBS, "glue:DeleteDatabase": 1, "s3:DeleteObjects": 4}
     assert versions(local_aws, bucket, feat_root) == set()
     assert versions(local_aws, bucket, feat_x_root) == feat_x_versions
 

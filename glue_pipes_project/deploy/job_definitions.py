@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from glue_pipes_project.deploy.manifest import Job
+from glue_pipes_project.deploy.naming import Naming
 from glue_pipes_project.glue_facts import COMMAND_PYTHON_VERSION
 
 DEFAULT_WORKER_TYPE = "G.1X"
@@ -12,10 +13,24 @@ DEFAULT_NUMBER_OF_WORKERS = 2
 DEFAULT_PYTHONSHELL_CAPACITY = 0.0625
 
 
-def job_definition(job: Job, *, role_arn: str, script_uri: str, extra_py_uris: list[str]) -> dict[str, Any]:
-    """The ``JobUpdate`` for UpdateJob; CreateJob takes the same plus ``Name`` and ``Tags``."""
+def environment_arguments(naming: Naming, bucket: str) -> dict[str, str]:
+    """Arguments deploy sets on every job, per environment: where the pipeline's data and tables live."""
+    return {
+        "--data_location": f"s3://{bucket}/{naming.data_prefix}",
+        "--catalog_database": naming.catalog_database,
+    }
+
+
+def job_definition(
+    job: Job, *, role_arn: str, script_uri: str, extra_py_uris: list[str], environment: dict[str, str]
+) -> dict[str, Any]:
+    """The ``JobUpdate`` for UpdateJob; CreateJob takes the same plus ``Name`` and ``Tags``.
+
+    ``environment`` (``environment_arguments``) goes last: jobs.yaml cannot point a job at another
+    environment's data.
+    """
     spec = job.spec
-    arguments = {"--job-language": "python", **spec.default_arguments}
+    arguments = {"--job-language": "python", **spec.default_arguments, **environment}
     if extra_py_uris:
         arguments["--extra-py-files"] = ",".join(extra_py_uris)
     definition: dict[str, Any] = {

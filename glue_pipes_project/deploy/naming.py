@@ -6,6 +6,7 @@ the deployed Glue job name, and every S3 key sits under the environment's own pr
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from glue_pipes_project.settings import Settings
@@ -73,6 +74,21 @@ class Naming:
     def pipes_messages_prefix(self) -> str:
         """Where Glue scripts write Pipes message chunks (the only place the Glue job role may write)."""
         return f"{self.pipes_root}/messages/"
+
+    @property
+    def data_prefix(self) -> str:
+        """Where the environment's pipeline data lives (``--data_location``), under one fixed prefix,
+        ``{s3_prefix}/data/``, so the Glue job role's grant covers data and nothing else."""
+        root = f"{self.s3_prefix}/data" if self.s3_prefix else "data"
+        return f"{root}/{self.environment_id}/"
+
+    @property
+    def catalog_database(self) -> str:
+        """The environment's Glue database (``--catalog_database``): the job prefix and environment id in
+        the lowercase letters, digits and '_' that Athena and Spark SQL accept. Injective per prefix:
+        environment ids hold no '_' (branch ids are ``[a-z0-9-]``), so mapping each other character to '_'
+        merges none of them."""
+        return re.sub(r"[^a-z0-9_]", "_", f"{self.job_name_prefix}{self.environment_id}".lower())
 
     def tags(self) -> dict[str, str]:
         return {MANAGED_TAG: MANAGED_VALUE, ENVIRONMENT_TAG: self.environment_id}

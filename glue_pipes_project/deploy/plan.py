@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from glue_pipes_project.aws import AwsClients
 from glue_pipes_project.deploy.artifact_integrity import ArtifactVerifier, deployed_artifact_keys, s3_checksum
 from glue_pipes_project.deploy.artifacts import Artifact, manifest_artifacts, pipes_artifact, pipes_requires_python
-from glue_pipes_project.deploy.job_definitions import changed_fields, job_definition
+from glue_pipes_project.deploy.job_definitions import changed_fields, environment_arguments, job_definition
 from glue_pipes_project.deploy.manifest import Manifest, ManifestError, load_manifest
 from glue_pipes_project.deploy.naming import ENVIRONMENT_TAG, MANAGED_TAG, MANAGED_VALUE, Naming
 from glue_pipes_project.glue_facts import MAX_JOB_NAME
@@ -89,6 +89,8 @@ class Plan:
     create_bucket: bool
     files: tuple[FileChange, ...]
     jobs: tuple[JobChange, ...]
+    database: str | None = None  # the environment's Glue database; None: not planned (one job's drift)
+    create_database: bool = False
 
     @property
     def uploads(self) -> list[FileChange]:
@@ -103,11 +105,17 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return self.create_bucket or bool(self.uploads) or any(j.action != "unchanged" for j in self.jobs)
+        return (
+            self.create_bucket
+            or self.create_database
+            or bool(self.uploads)
+            or any(j.action != "unchanged" for j in self.jobs)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "bucket": self.bucket,
+            "database": {"name": self.database, "action": "create" if self.create_database else "unchanged"},
             "files": {
                 "uploaded": len(self.uploads),
                 "unchanged": len(self.files) - len(self.uploads),
@@ -133,7 +141,10 @@ class Deployer:
         self.bucket = bucket
         self.role_arn = role_arn
 
-    def plan(self, manifest: Manifest, *, prune: bool = False, create_bucket: bool = False) -> Plan:
+    def plan(
+        self, manifest: Manifest, *, prune: bool = False, create_bucket: bool = False, database: bool = True
+    ) -> Plan:
+        """``database=False`` leaves the environment's Glue database out (it is no part of one job's drift)."""
         self._check_names(manifest)
         artifacts = manifest_artifacts(manifest)
         pipes = pipes_artifact()
@@ -157,6 +168,7 @@ class Deployer:
             for key, a in wanted
         ]
 
+        environment = environment_arguments(self.naming, self.bucket)
         desired = {
             self.naming.job_name(job.name): (
                 job.name,
@@ -165,6 +177,7 @@ class Deployer:
                     role_arn=self.role_arn,
                     script_uri=self._uri(keys[job.script_path]),
                     extra_py_uris=[self._uri(pipes_key)] + [self._uri(keys[p]) for p in job.extra_py_paths],
+                    environment=environment,
                 ),
             )
             for job in manifest.jobs.values()
@@ -180,12 +193,17 @@ class Deployer:
         if prune:
             gone = managed_jobs(self.clients, self.naming, keep=set(desired))
             jobs += [JobChange(name, None, "delete") for name in gone]
-        return Plan(self.bucket, bucket_missing, tuple(files), tuple(jobs))
+        if not database:
+            return Plan(self.bucket, bucket_missing, tuple(files), tuple(jobs))
+        name = self.naming.catalog_database
+        return Plan(self.bucket, bucket_missing, tuple(files), tuple(jobs), name, self._missing(name))
 
     def apply(self, plan: Plan, progress: ProgressCallback | None = None) -> None:
         report = progress or (lambda *_: None)
         if plan.create_bucket:
             self._create_bucket()
+        if plan.create_database and plan.database:
+            self._create_database(plan.database)
         uploads = plan.uploads
         for done, change in enumerate(self._parallel(self._upload, uploads), start=1):
             report("upload", change.label, done, len(uploads))
@@ -218,6 +236,14 @@ class Deployer:
             raise
         return False, keys
 
+    def _missing(self, database: str) -> bool:
+        glue = self.clients.glue
+        try:
+            glue.get_database(Name=database)
+        except glue.exceptions.EntityNotFoundException:
+            return True
+        return False
+
     def _existing_jobs(self, names: list[str]) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(names), BATCH_GET_JOBS_LIMIT):
@@ -234,6 +260,12 @@ class Deployer:
         # Another deploy may have created it first.
         with contextlib.suppress(self.clients.s3.exceptions.BucketAlreadyOwnedByYou):
             self.clients.s3.create_bucket(**params)
+
+    def _create_database(self, name: str) -> None:
+        description = f"glue-pipes environment {self.naming.environment_id}: the tables its Glue jobs write"
+        # Another deploy may have created it first.
+        with contextlib.suppress(self.clients.glue.exceptions.AlreadyExistsException):
+            self.clients.glue.create_database(DatabaseInput={"Name": name, "Description": description})
 
     def _upload(self, change: FileChange) -> FileChange:
         self.clients.s3.put_object(
@@ -356,7 +388,7 @@ class JobDrift:
 
 def job_drift(settings: Settings, clients: AwsClients, manifest: Manifest, job: str) -> JobDrift:
     """Read-only: the deploy plan of one job, as what differs between Glue and the repository."""
-    plan = deployer_for(settings, clients).plan(manifest.only(job), create_bucket=True)
+    plan = deployer_for(settings, clients).plan(manifest.only(job), create_bucket=True, database=False)
     (change,) = plan.jobs
     return JobDrift(job, change.name, change.action == "create", change.fields, tuple(plan.uploads))
 

@@ -13,6 +13,8 @@ def format_plan(plan: Plan, *, location: str) -> str:
     lines = [f"Plan for {location}:"]
     if plan.create_bucket:
         lines.append(f"  bucket     create s3://{plan.bucket}")
+    if plan.database:
+        lines.append(f"  database   {'create' if plan.create_database else 'unchanged'} {plan.database}")
     lines.append("  files")
     for change in sorted(plan.files, key=lambda f: (_ACTION_ORDER["upload" if f.upload else "unchanged"], f.label)):
         action = "upload" if change.upload else "unchanged"

@@ -1,9 +1,11 @@
-"""Tear one environment down: its managed Glue jobs and everything under its S3 prefix, nothing else.
+"""Tear one environment down: its managed Glue jobs, everything under its S3 prefixes (artifacts, Pipes
+objects, pipeline data) and its Glue database, nothing else.
 
-``plan`` only reads (the jobs prune would consider, then the prefix's objects, or their versions when
-the bucket is versioned); ``apply`` deletes exactly what the plan lists, jobs first so nothing can start
-a run that writes under the prefix, then lists the prefix again: whatever is still there, or could not
-be deleted, is reported and fails the command. The production environment is never torn down.
+``plan`` only reads (the jobs prune would consider, the database, then the prefixes' objects, or their
+versions when the bucket is versioned); ``apply`` deletes exactly what the plan lists, jobs first so
+nothing can start a run that writes under the prefix, then the database, then lists the prefixes again:
+whatever is still there, or could not be deleted, is reported and fails the command. The production
+environment is never torn down.
 """
 
 from __future__ import annotations
@@ -32,12 +34,21 @@ class TeardownRefused(ValueError):
 class TeardownError(RuntimeError):
     """Some deletes failed or something appeared meanwhile; says what remains."""
 
-    def __init__(self, environment: str, jobs: list[str], objects: list[str] | None, failures: list[str]):
-        """``objects`` is None when the prefix could not be listed again: what remains there is unknown."""
+    def __init__(
+        self,
+        environment: str,
+        jobs: list[str],
+        objects: list[str] | None,
+        failures: list[str],
+        database: str | None = None,
+    ):
+        """``objects`` is None when the prefix could not be listed again: what remains there is unknown.
+        ``database``: the Glue database, when deleting it failed."""
         counted = "an unknown number of S3 objects" if objects is None else f"{len(objects)} S3 object(s)"
         lines = [f"teardown of environment {environment} is incomplete: {len(jobs)} Glue job(s) and {counted} remain"]
         objects = objects or []
         lines += [f"  remains: Glue job {job}" for job in jobs]
+        lines += [f"  remains: Glue database {database}"] if database else []
         lines += [f"  remains: {item}" for item in objects[:_LISTED_REMAINING]]
         if len(objects) > _LISTED_REMAINING:
             lines.append(f"  remains: ... and {len(objects) - _LISTED_REMAINING} more object(s)")
@@ -66,6 +77,7 @@ class TeardownPlan:
     bucket: str
     prefixes: tuple[str, ...]  # each ends with "/": branch-a/ never covers branch-ab/
     jobs: tuple[str, ...]
+    database: str | None  # None: the environment has none
     objects: tuple[ObjectIdentifierTypeDef, ...]  # with VersionId when the bucket keeps versions
     versioned: bool
 
@@ -75,7 +87,7 @@ class TeardownPlan:
 
     @property
     def is_empty(self) -> bool:
-        return not (self.jobs or self.objects)
+        return not (self.jobs or self.database or self.objects)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +96,7 @@ class TeardownPlan:
             "bucket": self.bucket,
             "prefixes": list(self.prefixes),
             "jobs": {"deleted": len(self.jobs), "items": list(self.jobs)},
+            "database": self.database,
             "objects": {"deleted": len(self.objects), "keys": self.keys, "versioned": self.versioned},
         }
 
@@ -96,8 +109,9 @@ class Teardown:
         self.clients = clients
         self.naming = naming
         self.bucket = bucket
-        # Its artifacts, and its Pipes objects (kept apart so one lifecycle rule can expire them all).
-        self.prefixes = (f"{naming.root_prefix}/", f"{naming.pipes_root}/")
+        # Its artifacts, its Pipes objects (kept apart so one lifecycle rule can expire them all) and its
+        # pipeline data (kept apart so the Glue job role's grant covers data only).
+        self.prefixes = (f"{naming.root_prefix}/", f"{naming.pipes_root}/", naming.data_prefix)
 
     def plan(self) -> TeardownPlan:
         versioned = self._versioned()
@@ -107,6 +121,7 @@ class Teardown:
             bucket=self.bucket,
             prefixes=self.prefixes,
             jobs=tuple(managed_jobs(self.clients, self.naming)),
+            database=self._database(),
             objects=tuple(self._objects(versioned)),
             versioned=versioned,
         )
@@ -125,6 +140,17 @@ class Teardown:
                 continue
             deleted += 1
             report("delete", name, deleted, len(plan.jobs))
+        failed_database = None
+        if plan.database:
+            try:
+                # Glue deletes the database's tables and partitions with it.
+                self.clients.glue.delete_database(Name=plan.database)
+                report("delete", f"Glue database {plan.database}", 1, 1)
+            except self.clients.glue.exceptions.EntityNotFoundException:
+                pass  # gone meanwhile: what the teardown wants
+            except (ClientError, BotoCoreError) as exc:
+                failures.append(f"glue:DeleteDatabase {plan.database}: {_describe(exc)}")
+                failed_database = plan.database
         deleted = 0
         for start in range(0, len(plan.objects), S3_DELETE_BATCH):
             batch = list(plan.objects[start : start + S3_DELETE_BATCH])
@@ -148,9 +174,16 @@ class Teardown:
             failures.append(f"listing {self._where()} again: {_describe(exc)}")
             remaining = None
         if failures or remaining:
-            raise TeardownError(self.naming.environment_id, failed_jobs, remaining, failures)
+            raise TeardownError(self.naming.environment_id, failed_jobs, remaining, failures, failed_database)
 
     # -- reads ---------------------------------------------------------------------------------
+
+    def _database(self) -> str | None:
+        glue = self.clients.glue
+        try:
+            return glue.get_database(Name=self.naming.catalog_database)["Database"]["Name"]
+        except glue.exceptions.EntityNotFoundException:
+            return None
 
     def _versioned(self) -> bool:
         """Whether the bucket has ever kept versions: suspended versioning still keeps the old ones."""
@@ -193,6 +226,8 @@ def _describe(exc: ClientError | BotoCoreError) -> str:
 def format_teardown_plan(plan: TeardownPlan, *, location: str) -> str:
     lines = [f"Teardown plan for {location}:", "  jobs"]
     lines += [f"    delete     {job}" for job in plan.jobs] or ["    (none managed by this environment)"]
+    database = f"    delete     {plan.database} (its tables and partitions)" if plan.database else "    (none)"
+    lines += ["  database", database]
     lines.append("  objects")
     where = " and ".join(f"s3://{plan.bucket}/{prefix}" for prefix in plan.prefixes)
     if not plan.objects:
@@ -208,4 +243,6 @@ def format_teardown_plan(plan: TeardownPlan, *, location: str) -> str:
 
 def format_teardown_summary(plan: TeardownPlan, *, applied: bool, seconds: float) -> str:
     verb, deleted = ("Tore down", "deleted") if applied else ("Would tear down", "to delete")
-    return f"{verb}: jobs {len(plan.jobs)} {deleted}; S3 objects {len(plan.objects)} {deleted} ({seconds:.1f} s)"
+    database = f"database {plan.database} {deleted}; " if plan.database else ""
+    objects = f"S3 objects {len(plan.objects)} {deleted}"
+    return f"{verb}: jobs {len(plan.jobs)} {deleted}; {database}{objects} ({seconds:.1f} s)"

@@ -10,9 +10,11 @@ do not name): no least-privilege policy grants that, so a new kind of call is no
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote
+from xml.sax.saxutils import unescape
 
 from .glue.models import ACCOUNT_ID
 
@@ -59,13 +61,27 @@ _GLUE_JOB_OPERATIONS = frozenset(
     }
 )
 _GLUE_SERVICE = "glue.amazonaws.com"
+# Data Catalog operations on one table by `DatabaseName` and `TableName`: catalog, database and table ARNs.
+_GLUE_PARTITION_OPERATIONS = frozenset(
+    {
+        "GetPartition",
+        "GetPartitions",
+        "BatchGetPartition",
+        "CreatePartition",
+        "BatchCreatePartition",
+        "UpdatePartition",
+        "DeletePartition",
+        "BatchDeletePartition",
+    }
+)
+_S3_DELETE_KEY = re.compile(r"<Key>(.*?)</Key>", re.S)
 
 
 def authorizations(operation: str, region: str, environ: dict[str, Any], body: bytes) -> tuple[Authorization, ...]:
     """`operation` is `service:Operation` as `operations.operation_of` names it."""
     service, _, name = operation.partition(":")
     if service == "s3":
-        return _s3(name, environ)
+        return _s3(name, environ, body)
     if service in ("glue", "logs"):
         try:
             request = json.loads(body or b"{}")
@@ -79,7 +95,7 @@ def authorizations(operation: str, region: str, environ: dict[str, Any], body: b
     return (Authorization(f"{service}:{action}", "*"),)
 
 
-def _s3(name: str, environ: dict[str, Any]) -> tuple[Authorization, ...]:
+def _s3(name: str, environ: dict[str, Any], body: bytes) -> tuple[Authorization, ...]:
     bucket, _, key = unquote(environ.get("PATH_INFO", "/")).lstrip("/").partition("/")
     bucket_arn = f"arn:aws:s3:::{bucket}"
     if name in _S3_OBJECT_ACTIONS:
@@ -93,11 +109,14 @@ def _s3(name: str, environ: dict[str, Any]) -> tuple[Authorization, ...]:
     if name in ("ListObjectsV2", "ListObjects"):
         prefix = parse_qs(environ.get("QUERY_STRING", "")).get("prefix", [""])[0]
         return (Authorization("s3:ListBucket", bucket_arn, (("s3:prefix", prefix),)),)
+    if name == "DeleteObjects":  # each key needs s3:DeleteObject (DeleteObjects API reference)
+        keys = _S3_DELETE_KEY.findall(body.decode("utf-8", errors="replace"))
+        return tuple(Authorization("s3:DeleteObject", f"{bucket_arn}/{unescape(key)}") for key in keys)
     if name in _S3_BUCKET_ACTIONS:
         return (Authorization(_S3_BUCKET_ACTIONS[name], bucket_arn),)
     if name == "ListBuckets":
         return (Authorization("s3:ListAllMyBuckets", "*"),)
-    return (Authorization(f"s3:{name}", f"{bucket_arn}/*" if name == "DeleteObjects" else bucket_arn),)
+    return (Authorization(f"s3:{name}", bucket_arn),)
 
 
 def _glue(name: str, region: str, request: dict[str, Any]) -> tuple[Authorization, ...]:
@@ -120,7 +139,32 @@ def _glue(name: str, region: str, request: dict[str, Any]) -> tuple[Authorizatio
         return tuple(Authorization("glue:BatchGetJobs", job(str(n))) for n in request.get("JobNames", []))
     if name in ("GetTags", "TagResource", "UntagResource"):
         return (Authorization(f"glue:{name}", str(request.get("ResourceArn", ""))),)
+    catalog = _catalog(name, request)
+    if catalog is not None:
+        # Catalog operations need the action on the catalog, the database and the table (Glue's
+        # "Specifying AWS Glue resource ARNs"); deleting a database, on its tables too.
+        base = f"arn:aws:glue:{region}:{ACCOUNT_ID}"
+        database, table = catalog
+        resources = [f"{base}:catalog", f"{base}:database/{database}"]
+        resources += [f"{base}:table/{database}/{table}"] if table else []
+        resources += [f"{base}:table/{database}/*"] if name == "DeleteDatabase" else []
+        return tuple(Authorization(f"glue:{name}", resource) for resource in resources)
     return (Authorization(f"glue:{name}", "*"),)  # GetJobs and other list calls take only `*`
+
+
+def _catalog(name: str, request: dict[str, Any]) -> tuple[str, str | None] | None:
+    """(database, table or None) a Data Catalog operation names; None for other operations."""
+    if name == "CreateDatabase":
+        return str(request.get("DatabaseInput", {}).get("Name", "")), None
+    if name in ("GetDatabase", "DeleteDatabase"):
+        return str(request.get("Name", "")), None
+    if name in ("CreateTable", "UpdateTable"):
+        return str(request.get("DatabaseName", "")), str(request.get("TableInput", {}).get("Name", ""))
+    if name in ("GetTable", "DeleteTable"):
+        return str(request.get("DatabaseName", "")), str(request.get("Name", ""))
+    if name in _GLUE_PARTITION_OPERATIONS:
+        return str(request.get("DatabaseName", "")), str(request.get("TableName", ""))
+    return None
 
 
 def _pass_role(role: str) -> Authorization:
