@@ -2,6 +2,7 @@
 SparkSession against the local endpoint: S3 through boto3, the Data Catalog through moto's Glue,
 transforms, relationalize, and job bookmarks through the runtime's state files."""
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -19,7 +20,7 @@ import pytest
 from glue_pipes_local_aws import LocalAWS
 from tests.spark import requires_spark
 
-pytestmark = [requires_spark, pytest.mark.xdist_group("spark")]
+pytestmark = [requires_spark, pytest.mark.xdist_group("awsglue_local")]
 
 SHIM = Path(__file__).resolve().parent.parent / "packages/glue-pipes-local-aws/glue_pipes_local_aws/spark"
 SPARK_CONF = {
@@ -32,8 +33,8 @@ SPARK_CONF = {
 }
 
 
-@pytest.fixture(scope="module")
-def glue_env(local_aws: LocalAWS) -> Iterator[None]:
+@contextlib.contextmanager
+def glue_environment(local_aws: LocalAWS) -> Iterator[None]:
     """The environment the local runtime gives a glueetl run (the job role's keys, the endpoint, the
     Spark conf), with the shim importable as `awsglue` in this process and in Spark's Python workers."""
     keys = local_aws.principals["glue-job"]
@@ -55,15 +56,31 @@ def glue_env(local_aws: LocalAWS) -> Iterator[None]:
         yield
 
 
-@pytest.fixture(scope="module")
-def glue_context(glue_env: None) -> Iterator[Any]:
-    """One SparkSession for the module, started the way Glue scripts start theirs."""
-    from awsglue.context import GlueContext
-    from pyspark.context import SparkContext
+@pytest.fixture(scope="session")
+def spark_context(local_aws: LocalAWS) -> Iterator[Any]:
+    """One JVM for the worker, started the way Glue scripts start theirs (the JVM keeps the environment
+    it started with). Session-scoped: xdist interleaves modules on a worker, and a module-scoped one
+    was stopped and started again each time."""
+    with glue_environment(local_aws):
+        import awsglue  # noqa: F401  (sets PYSPARK_SUBMIT_ARGS from GLUE_PIPES_SPARK_CONF for the JVM)
+        from pyspark.context import SparkContext
 
-    sc = SparkContext.getOrCreate()
-    yield GlueContext(sc)
+        sc = SparkContext.getOrCreate()
+    yield sc
     sc.stop()
+
+
+@pytest.fixture(scope="module")
+def glue_env(local_aws: LocalAWS) -> Iterator[None]:
+    with glue_environment(local_aws):
+        yield
+
+
+@pytest.fixture(scope="module")
+def glue_context(spark_context: Any, glue_env: None) -> Any:
+    from awsglue.context import GlueContext
+
+    return GlueContext(spark_context)
 
 
 @pytest.fixture

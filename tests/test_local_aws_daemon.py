@@ -280,7 +280,7 @@ def test_make_dev_stops_the_endpoint_it_started_on_the_dotenv_port(port: int, si
         before_ui.append(make.stdout.readline().strip())
     assert before_ui[-1] == f"http://127.0.0.1:{port}"
     assert f"Plan for local environment, s3://glue-pipes-local/glue-pipes/local, http://127.0.0.1:{port}:" in before_ui
-    assert any(line.startswith("Deployed: files 5 uploaded") for line in before_ui), before_ui
+    assert any(line.startswith("Deployed: files 9 uploaded") for line in before_ui), before_ui
     server_pid = status(port)["pid"]  # type: ignore[index]
     os.killpg(make.pid, signum)  # what the terminal does: the whole foreground group gets it
     make.wait(timeout=60)

@@ -27,7 +27,8 @@ from tests.spark import requires_spark
 from tests.test_end_to_end import ROOT
 from tests.test_least_privilege import ACCOUNT_ID, SPARK_ONLY, attributed, denied
 
-pytestmark = [requires_spark, pytest.mark.xdist_group("spark")]
+# Its own worker: the Spark Glue runs are costly, made once (session-scoped, as xdist interleaves modules).
+pytestmark = [requires_spark, pytest.mark.xdist_group("orders_pipeline")]
 
 JOB_PREFIX, S3_PREFIX = "orders-pipeline-", "orders-pipeline"
 DAY, NEXT_DAY = "2026-11-01", "2026-11-02"
@@ -38,7 +39,7 @@ MANIFEST = load_manifest(ROOT / "glue_jobs" / "jobs.yaml")
 ASSETS = [glue_job_asset(MANIFEST.jobs[name]) for name in ("raw_orders", "orders_curated", "orders_daily_summary")]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def pipeline(local_aws):
     """Deployed to the local environment of this module's prefixes; the Glue job's calls recorded from here."""
     settings = local_settings(local_aws, GLUE_PIPES_JOB_PREFIX=JOB_PREFIX, GLUE_PIPES_S3_PREFIX=S3_PREFIX)
@@ -80,13 +81,13 @@ def started(result: dg.ExecuteInProcessResult) -> set[str]:
     return {event.step_key for event in result.all_events if event.event_type_value == "STEP_START"}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def first_day(pipeline):
     settings, _ = pipeline
     return materialize(settings, DAY)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def next_day(pipeline, first_day, local_aws):
     """NEXT_DAY with bad rows planted, over what an earlier, interrupted run left in its partition."""
     settings, naming = pipeline
