@@ -337,8 +337,9 @@ def test_polling_starts_fast_and_backs_off_to_a_cap():
 
 
 def test_polling_sees_a_short_run_end_where_upstream_sleeps_5_s(local_aws, settings, release):
-    arguments, let_go = release
-    let_go()  # the run lasts about as long as its imports: well under a second
+    arguments, _ = release
+    # Never released: the run holds 1.5 s after its start-up, however fast or loaded the machine is.
+    arguments = {**arguments, "--hold-seconds": "1.5"}
     local_aws.reset_requests()
     assert materialize(glue_asset("hold", arguments), ours(settings)).success
     ours_polls = local_aws.requests()["glue:GetJobRun"]
@@ -347,7 +348,8 @@ def test_polling_sees_a_short_run_end_where_upstream_sleeps_5_s(local_aws, setti
     upstream_polls = local_aws.requests()["glue:GetJobRun"]
     # Upstream: one call after starting, one at once in its loop, the next 5 s later (the end).
     assert upstream_polls == 3
-    assert ours_polls >= 4  # several polls within the run's first second, so its end is seen at once
+    # Ours: 0.1 s apart at first, backing off by 1.5x: about six polls in the run's 1.5 s.
+    assert ours_polls >= 4
 
 
 @pytest.mark.parametrize("state", ["EXPIRED", "ERROR"])
