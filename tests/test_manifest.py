@@ -94,6 +94,10 @@ jobs:
             "field 'default_arguments.--extra-py-files': reserved",
         ),
         (
+            "jobs:\n  j:\n    script: glue_pipes_asset.py\n    default_arguments: {'--data_location': s3://b/x/}",
+            "field 'default_arguments.--data_location': reserved (set by deploy for the environment)",
+        ),
+        (
             "jobs:\n  j:\n    script: glue_pipes_asset.py\n    default_arguments: {row: '1'}",
             "field 'default_arguments.row': argument names start with '--'",
         ),

@@ -31,7 +31,18 @@ from glue_pipes_project.glue_facts import (
 MAX_LOGICAL_NAME = 200
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # Arguments the deploy step and the Pipes client own; a manifest setting them would be overwritten.
-RESERVED_ARGUMENTS = ("--extra-py-files", "--dagster-pipes-context", "--dagster-pipes-messages")
+RESERVED_ARGUMENTS = (
+    "--extra-py-files",
+    "--dagster-pipes-context",
+    "--dagster-pipes-messages",
+    "--data_location",
+    "--catalog_database",
+)
+_RESERVED_HINTS = {
+    "--extra-py-files": "list files under extra_py_files",
+    "--data_location": "set by deploy for the environment",
+    "--catalog_database": "set by deploy for the environment",
+}
 # A message lists at most this many problems, so a huge broken manifest still gives a readable error.
 MAX_PROBLEMS = 50
 # Control characters other than tab: Glue's string patterns exclude them, and they garble messages.
@@ -374,7 +385,7 @@ def argument_problems(field: str, arguments: dict[str, str]) -> list[str]:
         if not key.startswith("--"):
             problems.append(f"{_quote(f'{field}.{key}')}: argument names start with '--'")
         elif key in RESERVED_ARGUMENTS:
-            hint = "list files under extra_py_files" if key == "--extra-py-files" else "set by Pipes"
+            hint = _RESERVED_HINTS.get(key, "set by Pipes")
             problems.append(f"{_quote(f'{field}.{key}')}: reserved ({hint})")
     return problems
 
