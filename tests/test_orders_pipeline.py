@@ -8,6 +8,11 @@ orders_curated alone for a second day with bad rows planted, whose blocking chec
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -123,11 +128,34 @@ def test_a_day_runs_through_the_pipeline_with_metadata_checks_and_catalog(pipeli
     summary = metadata(first_day, "orders_daily_summary")
     assert (summary["orders"], summary["table"]) == (raw["row_count"], f"{database}.orders_daily_summary")
 
-    glue = local_aws.client("glue")
-    partitions = glue.get_partitions(DatabaseName=database, TableName="orders_curated")["Partitions"]
+    # What a user types to see the partition: the AWS CLI against the endpoint, with its credentials.
+    listed = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "aws"),
+            "glue",
+            "get-partitions",
+            "--database-name",
+            database,
+            "--table-name",
+            "orders_curated",
+            "--output",
+            "json",
+        ],
+        env={
+            **{key: value for key, value in os.environ.items() if not key.startswith("AWS_")},
+            "AWS_ENDPOINT_URL": local_aws.endpoint_url,
+            "AWS_DEFAULT_REGION": local_aws.region,
+            **local_aws.credentials.environment(),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert listed.returncode == 0, listed.stderr
+    partitions = json.loads(listed.stdout)["Partitions"]
     assert [p["Values"] for p in partitions] == [[DAY]]
     assert partitions[0]["StorageDescriptor"]["Location"].rstrip("/") == f"{data}curated/orders/dt={DAY}"
-    table = glue.get_table(DatabaseName=database, Name="orders_daily_summary")["Table"]
+    table = local_aws.client("glue").get_table(DatabaseName=database, Name="orders_daily_summary")["Table"]
     assert [key["Name"] for key in table["PartitionKeys"]] == ["dt"]
 
 
