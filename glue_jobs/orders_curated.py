@@ -8,11 +8,18 @@ import sys
 
 import boto3
 from awsglue.context import GlueContext
-from awsglue.dynamicframe import DynamicFrame
 from awsglue.job import Job
 from awsglue.transforms import ApplyMapping, ResolveChoice
 from awsglue.utils import getResolvedOptions
-from orders_pipeline import CURATED_TABLE, data_version, open_pipes, partition_metadata, previous_day, table_schema
+from orders_pipeline import (
+    CURATED_TABLE,
+    data_version,
+    open_pipes,
+    partition_metadata,
+    previous_day,
+    replace_day,
+    table_schema,
+)
 from pyspark.context import SparkContext
 from pyspark.sql import functions as F
 
@@ -60,17 +67,7 @@ def main():
 
         location = f"{args['data_location']}curated/orders/"
         # Rerunning a day replaces its partition rather than appending to it.
-        glue_context.purge_s3_path(f"{location}dt={day}/", {"retentionPeriod": 0})
-        sink = glue_context.getSink(
-            connection_type="s3",
-            path=location,
-            enableUpdateCatalog=True,
-            updateBehavior="UPDATE_IN_DATABASE",
-            partitionKeys=["dt"],
-        )
-        sink.setFormat("glueparquet")
-        sink.setCatalogInfo(catalogDatabase=database, catalogTableName=CURATED_TABLE)
-        sink.writeFrame(DynamicFrame.fromDF(orders, glue_context, "orders_curated"))
+        replace_day(glue_context, orders, location, day, database, CURATED_TABLE)
 
         stats = orders.agg(
             F.count("*").alias("rows"),

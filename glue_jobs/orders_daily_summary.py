@@ -6,10 +6,17 @@ table. A Spark job written as on Glue; it reports through Dagster Pipes.
 import sys
 
 from awsglue.context import GlueContext
-from awsglue.dynamicframe import DynamicFrame
 from awsglue.job import Job
 from awsglue.utils import getResolvedOptions
-from orders_pipeline import CURATED_TABLE, SUMMARY_TABLE, data_version, open_pipes, partition_metadata, table_schema
+from orders_pipeline import (
+    CURATED_TABLE,
+    SUMMARY_TABLE,
+    data_version,
+    open_pipes,
+    partition_metadata,
+    replace_day,
+    table_schema,
+)
 from pyspark.context import SparkContext
 from pyspark.sql import functions as F
 
@@ -35,17 +42,7 @@ def main():
             F.sum("quantity").alias("items"),
         )
         location = f"{args['data_location']}summary/orders_daily/"
-        glue_context.purge_s3_path(f"{location}dt={day}/", {"retentionPeriod": 0})
-        sink = glue_context.getSink(
-            connection_type="s3",
-            path=location,
-            enableUpdateCatalog=True,
-            updateBehavior="UPDATE_IN_DATABASE",
-            partitionKeys=["dt"],
-        )
-        sink.setFormat("glueparquet")
-        sink.setCatalogInfo(catalogDatabase=database, catalogTableName=SUMMARY_TABLE)
-        sink.writeFrame(DynamicFrame.fromDF(summary, glue_context, "orders_daily_summary"))
+        replace_day(glue_context, summary, location, day, database, SUMMARY_TABLE)
 
         row = summary.first()
         totals = {

@@ -45,3 +45,20 @@ def partition_metadata(day, location, table):
         "location": {"raw_value": location, "type": "url"},
         "table": {"raw_value": table, "type": "text"},
     }
+
+
+def replace_day(glue_context, frame, location, day, database, table):
+    """Write one day's rows as the `dt` partition of a catalog table, replacing what a rerun left."""
+    from awsglue.dynamicframe import DynamicFrame  # Spark jobs only: raw_orders ships this file too
+
+    glue_context.purge_s3_path(f"{location}dt={day}/", {"retentionPeriod": 0})
+    sink = glue_context.getSink(
+        connection_type="s3",
+        path=location,
+        enableUpdateCatalog=True,
+        updateBehavior="UPDATE_IN_DATABASE",
+        partitionKeys=["dt"],
+    )
+    sink.setFormat("glueparquet")
+    sink.setCatalogInfo(catalogDatabase=database, catalogTableName=table)
+    sink.writeFrame(DynamicFrame.fromDF(frame, glue_context, table))
