@@ -31,3 +31,27 @@ def dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def local_aws() -> Iterator[LocalAWS]:
     with LocalAWS(minute_seconds=MINUTE_SECONDS) as aws:
         yield aws
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-randomly's shuffle: the same order on every xdist worker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Spread the tests marked `waits` over the gaps between the other modules in the first two thirds.
+
+    They mostly wait (on Glue runs, and on upstream's fixed 5 s polls and 10 s log waits). Kept together,
+    they would leave the CPU idle for their stretch of the session; spread, their waits overlap other
+    tests' work, and the session does not end on one of them. Other modules stay in one piece, so their
+    module fixtures are set up once per worker.
+    """
+    waiting = [item for item in items if item.get_closest_marker("waits")]
+    others = [item for item in items if not item.get_closest_marker("waits")]
+    if not waiting or not others:
+        return
+    # The positions in `others` where one module ends and the next begins.
+    boundaries = [i for i in range(1, len(others)) if others[i].path != others[i - 1].path]
+    gaps = [i for i in boundaries if i <= 2 * len(others) // 3] or boundaries[:1] or [len(others)]
+    placed: dict[int, list[pytest.Item]] = {}
+    for n, item in enumerate(waiting):
+        placed.setdefault(gaps[n * len(gaps) // len(waiting)], []).append(item)
+    items[:] = [item for i, other in enumerate(others) for item in (*placed.get(i, []), other)] + placed.get(
+        len(others), []
+    )

@@ -9,6 +9,7 @@ import datetime
 import json
 import shutil
 import threading
+import uuid
 from pathlib import Path
 
 import dagster as dg
@@ -20,20 +21,28 @@ from glue_pipes_project.deploy import code_versions
 from glue_pipes_project.deploy.manifest import load_manifest
 from glue_pipes_project.deploy.plan import deploy_project
 from glue_pipes_project.resources import GluePipesClientResource
-from tests.helpers import local_settings, shared_instance
+from tests.helpers import local_settings, shared_instance, wait_until
 
 GLUE_JOBS = Path(__file__).resolve().parent.parent / "glue_jobs"
 PREFIX = "partitions-"
 
-# Reports the partition it was given and the check results its --checks argument asks for.
+# Reports the partition it was given and the check results its --checks argument asks for; with
+# --release_key, it first waits (up to a minute) for that object to exist.
 SCRIPT = """\
 import json
 import sys
+import time
 
 import boto3
 from dagster_pipes import PipesCliArgsParamsLoader, PipesS3ContextLoader, open_dagster_pipes
 
 args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+deadline = time.monotonic() + 60
+while "--release_key" in args and time.monotonic() < deadline:
+    listed = boto3.client("s3").list_objects_v2(Bucket=args["--release_bucket"], Prefix=args["--release_key"])
+    if listed.get("KeyCount"):
+        break
+    time.sleep(0.1)
 with open_dagster_pipes(
     context_loader=PipesS3ContextLoader(client=boto3.client("s3")), params_loader=PipesCliArgsParamsLoader()
 ) as pipes:
@@ -224,17 +233,23 @@ def test_overrides_follow_jobs_yaml_rules_for_the_job_type(project):
     }
 
 
-def test_partitions_of_a_backfill_wait_for_a_slot_at_max_concurrent_runs(project, assets):
-    # curated allows one run at a time: two partitions at once, as a backfill launches them.
+def test_partitions_of_a_backfill_wait_for_a_slot_at_max_concurrent_runs(project, assets, local_aws):
+    # curated allows one run at a time: two partitions at once, as a backfill launches them. Each run
+    # holds until released, so the second start is refused however the two threads are timed.
+    settings, _ = project
     results: dict[str, dg.ExecuteInProcessResult] = {}
-    config = {"arguments": {"--checks": json.dumps(PASSING)}}
+    release = f"release/{uuid.uuid4().hex}"
+    arguments = {"--checks": json.dumps(PASSING), "--release_bucket": settings.bucket, "--release_key": release}
 
     def run(day: str) -> None:
-        results[day] = materialize(project, assets[:1], day, config)
+        results[day] = materialize(project, assets[:1], day, {"arguments": arguments})
 
+    local_aws.reset_requests()
     threads = [threading.Thread(target=run, args=(day,)) for day in ("2026-11-07", "2026-11-08")]
     for thread in threads:
         thread.start()
+    wait_until(lambda: local_aws.requests().get("glue:StartJobRun", 0) >= 2, what="a second start while the first runs")
+    AwsClients.connect(settings).s3.put_object(Bucket=settings.bucket, Key=release, Body=b"go")
     for thread in threads:
         thread.join(120)
     assert all(result.success for result in results.values())

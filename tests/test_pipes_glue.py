@@ -37,9 +37,11 @@ from tests.helpers import deployed_test_jobs, shared_instance, wait_until
 MESSAGE = re.compile(r"^message (\d+)$")
 STEP_ENDS = {"STEP_SUCCESS", "STEP_FAILURE"}
 PREFIX = "pipes-"
+# Most of these tests wait on Glue runs and on upstream's fixed polls: spread through the session.
+pytestmark = pytest.mark.waits
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # lives on the worker: these tests are spread between other modules
 def settings(local_aws):
     return deployed_test_jobs(local_aws, PREFIX, "pipes-tests")
 
@@ -367,11 +369,20 @@ def test_every_terminal_state_ends_the_wait(local_aws, settings, release, glue, 
 
 def test_upstream_keeps_waiting_on_an_expired_run(local_aws, settings, release, glue):
     arguments, _ = release
-    thread, box = in_thread(lambda: materialize(glue_asset("hold", arguments), upstream(settings)))
+    # What each of upstream's GetJobRun calls answered. (Whether its thread is still alive says nothing:
+    # after any end, upstream's reader keeps the step open 10 s more.)
+    answered: list[str] = []
+    upstream_glue = AwsClients.connect(settings).glue
+    upstream_glue.meta.events.register(
+        "after-call.glue.GetJobRun", lambda parsed, **_: answered.append(parsed["JobRun"]["JobRunState"])
+    )
+    client = upstream(settings, glue_client=upstream_glue)
+    thread, box = in_thread(lambda: materialize(glue_asset("hold", arguments), client))
     job_run = wait_for_state(glue, "hold", {"RUNNING"})
     local_aws.set_run_state(job_run["Id"], "EXPIRED")
-    thread.join(6)  # upstream polls every 5 s: it has seen EXPIRED at least once
-    assert thread.is_alive(), "upstream now treats EXPIRED as terminal: drop our fix"
+    # Upstream polls every 5 s: a second EXPIRED answer means the first one did not end its wait.
+    polled_on = "upstream to poll again after EXPIRED; if it stopped, it treats EXPIRED as terminal: drop our fix"
+    wait_until(lambda: answered.count("EXPIRED") >= 2, timeout=15, what=polled_on)
     local_aws.set_run_state(job_run["Id"], "FAILED")  # let upstream's loop end
     thread.join(30)
 
