@@ -470,8 +470,14 @@ def test_a_retried_step_attaches_to_the_run_its_first_attempt_started(settings, 
 # -- stops ----------------------------------------------------------------------------------------
 
 
-def run_in_own_process(settings, tmp_path: Path, job: str, arguments: dict[str, str]) -> subprocess.Popen:
-    """``dagster asset materialize`` of one Glue step, on a SQLite instance in ``tmp_path``."""
+def run_in_own_process(
+    settings, tmp_path: Path, job: str, arguments: dict[str, str], in_process: bool = False
+) -> subprocess.Popen:
+    """``dagster asset materialize`` of one Glue step, on a SQLite instance in ``tmp_path``.
+
+    The step runs in a process of its own, as Dagster's default executor runs it; `in_process`: in the
+    run worker's (half the CPU), for tests about a window in our client rather than how the signal gets there.
+    """
     env = {
         **os.environ,
         "DAGSTER_HOME": str(tmp_path),
@@ -483,6 +489,8 @@ def run_in_own_process(settings, tmp_path: Path, job: str, arguments: dict[str, 
         "TEST_GLUE_ARGUMENTS": json.dumps(arguments),
     }
     command = [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "--select", "glue_step"]
+    if in_process:
+        command += ["--config-json", json.dumps({"execution": {"config": {"in_process": {}}}})]
     return subprocess.Popen(
         [*command, "-f", str(Path(__file__).parent / "glue_step_location.py")],
         env=env,
@@ -524,7 +532,7 @@ def test_terminating_while_the_first_get_job_run_is_throttled_stops_the_glue_run
     local_aws.inject_fault("glue:GetJobRun", "ThrottlingException", count=throttles)
     local_aws.reset_requests()
     try:
-        process = run_in_own_process(settings, tmp_path, "hold", arguments)
+        process = run_in_own_process(settings, tmp_path, "hold", arguments, in_process=True)
         wait_until(lambda: local_aws.requests().get("glue:GetJobRun"), 60, "the first GetJobRun")
         get_job_run_calls = local_aws.requests()["glue:GetJobRun"]
         process.send_signal(signal.SIGINT)
@@ -544,7 +552,7 @@ def test_terminating_while_start_job_run_is_in_flight_stops_the_run_it_started(
     arguments, _ = release
     local_aws.delay_response("glue:StartJobRun", 20)
     try:
-        process = run_in_own_process(settings, tmp_path, "hold", arguments)
+        process = run_in_own_process(settings, tmp_path, "hold", arguments, in_process=True)
         job_run = wait_until(
             lambda: run_with_release_key(glue, "hold", arguments["--release-key"]), 60, "the run to be started"
         )

@@ -15,6 +15,10 @@ from typing import Any
 
 import yaml
 
+# libyaml's parser where PyYAML was built with it (its wheels are): the same events and nodes, about ten
+# times faster. Every Dagster process that loads the code location reads jobs.yaml.
+_LIBYAML: type[yaml.SafeLoader] | None = getattr(yaml, "CSafeLoader", None)
+
 # Anything outside YAML's printable set, and C1 controls, except tab, CR and LF.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f]")
 
@@ -25,6 +29,10 @@ class YamlInputError(ValueError):
     def __init__(self, message: str, path: tuple[Any, ...] = ()):
         self.path = path
         super().__init__(message)
+
+
+class _NotYaml(YamlInputError):
+    """The parser's own error, not one of our checks."""
 
 
 @dataclass(frozen=True)
@@ -41,8 +49,16 @@ class StrictYamlReader:
 
     def read(self, path: Path) -> Any:
         text = self._text(path)
-        self._check_events(text)
-        loader = yaml.SafeLoader(text)
+        if _LIBYAML is not None:
+            try:
+                return self._load(text, _LIBYAML)
+            except _NotYaml:
+                pass  # said again by the pure-Python parser, which points at where the problem starts
+        return self._load(text, yaml.SafeLoader)
+
+    def _load(self, text: str, loader_class: type[yaml.SafeLoader]) -> Any:
+        self._check_events(text, loader_class)
+        loader = loader_class(text)
         try:
             node = loader.get_single_node()
             if node is None:
@@ -52,9 +68,9 @@ class StrictYamlReader:
         except YamlInputError:
             raise
         except yaml.MarkedYAMLError as exc:
-            raise YamlInputError(f"not valid YAML{_where(exc.problem_mark)}: {_shorten(str(exc.problem))}") from None
+            raise _NotYaml(f"not valid YAML{_where(exc.problem_mark)}: {_shorten(str(exc.problem))}") from None
         except ValueError as exc:  # e.g. an integer longer than Python's int-from-string limit
-            raise YamlInputError(f"not valid YAML: {_shorten(str(exc))}") from None
+            raise _NotYaml(f"not valid YAML: {_shorten(str(exc))}") from None
         finally:
             loader.dispose()
 
@@ -82,11 +98,11 @@ class StrictYamlReader:
             raise YamlInputError(f"control character {bad.group()!r} at line {line}, column {column}")
         return text
 
-    def _check_events(self, text: str) -> None:
+    def _check_events(self, text: str, loader_class: type[yaml.SafeLoader]) -> None:
         """Reject aliases, anchors and deep nesting from the parser's events, before building anything."""
         depth = 0
         try:
-            for count, event in enumerate(yaml.parse(text, Loader=yaml.SafeLoader)):
+            for count, event in enumerate(yaml.parse(text, Loader=loader_class)):
                 if count > self.limits.max_nodes:
                     raise YamlInputError(f"more than {self.limits.max_nodes} YAML values{_where(event.start_mark)}")
                 if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
@@ -100,9 +116,9 @@ class StrictYamlReader:
                 elif isinstance(event, yaml.CollectionEndEvent):
                     depth -= 1
         except yaml.MarkedYAMLError as exc:
-            raise YamlInputError(f"not valid YAML{_where(exc.problem_mark)}: {_shorten(str(exc.problem))}") from None
+            raise _NotYaml(f"not valid YAML{_where(exc.problem_mark)}: {_shorten(str(exc.problem))}") from None
         except yaml.YAMLError as exc:
-            raise YamlInputError(f"not valid YAML: {_shorten(str(exc))}") from None
+            raise _NotYaml(f"not valid YAML: {_shorten(str(exc))}") from None
 
 
 def _check_duplicate_keys(root: yaml.Node) -> None:
