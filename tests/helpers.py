@@ -1,7 +1,6 @@
 """Helpers shared by tests."""
 
 import functools
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,21 +16,12 @@ from glue_pipes_project.settings import Settings
 TEST_SCRIPTS = Path(__file__).resolve().parent / "glue_scripts"
 
 
-_shared_instance_lock = threading.Lock()
-
-
+@functools.cache
 def shared_instance() -> dg.DagsterInstance:
     """One in-memory Dagster instance per test process: each new one re-runs its storage migrations.
 
     For tests that read their own run's events by run id; a test that looks at all runs makes its own.
-    Threads that ask at once get the same one (two materializations first in a process wedged otherwise).
     """
-    with _shared_instance_lock:
-        return _ephemeral_instance()
-
-
-@functools.cache
-def _ephemeral_instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.ephemeral()
 
 

@@ -106,9 +106,9 @@ def assets(project):
     return [glue_job_asset(manifest.jobs["curated"]), glue_job_asset(manifest.jobs["summary"])]
 
 
-def materialize(project, assets, partition_key, config=None):
+def materialize(project, assets, partition_key, config=None, instance=None):
     settings, _ = project
-    instance = shared_instance()
+    instance = instance or shared_instance()
     result = dg.materialize(
         assets,
         partition_key=partition_key,
@@ -237,23 +237,26 @@ def test_partitions_of_a_backfill_wait_for_a_slot_at_max_concurrent_runs(project
     # curated allows one run at a time: two partitions at once, as a backfill launches them. Each run
     # holds until released, so the second start is refused however the two threads are timed.
     settings, _ = project
-    results: dict[str, dg.ExecuteInProcessResult] = {}
+    results: dict[str, tuple[dg.ExecuteInProcessResult, dg.DagsterInstance]] = {}
     release = f"release/{uuid.uuid4().hex}"
     arguments = {"--checks": json.dumps(PASSING), "--release_bucket": settings.bucket, "--release_key": release}
 
+    # An in-memory instance each: two runs writing to one at once fail ("database table is locked").
+    instances = {day: dg.DagsterInstance.ephemeral() for day in ("2026-11-07", "2026-11-08")}
+
     def run(day: str) -> None:
-        results[day] = materialize(project, assets[:1], day, {"arguments": arguments})
+        results[day] = materialize(project, assets[:1], day, {"arguments": arguments}, instances[day]), instances[day]
 
     local_aws.reset_requests()
-    threads = [threading.Thread(target=run, args=(day,)) for day in ("2026-11-07", "2026-11-08")]
+    threads = [threading.Thread(target=run, args=(day,)) for day in instances]
     for thread in threads:
         thread.start()
     wait_until(lambda: local_aws.requests().get("glue:StartJobRun", 0) >= 2, what="a second start while the first runs")
     AwsClients.connect(settings).s3.put_object(Bucket=settings.bucket, Key=release, Body=b"go")
     for thread in threads:
         thread.join(120)
-    assert all(result.success for result in results.values())
-    logs = [entry.user_message for result in results.values() for entry in shared_instance().all_logs(result.run_id)]
+    assert all(result.success for result, _ in results.values())
+    logs = [entry.user_message for result, instance in results.values() for entry in instance.all_logs(result.run_id)]
     assert any("MaxConcurrentRuns; retrying" in message for message in logs)
 
 
