@@ -1,5 +1,6 @@
 """Shared fixtures: one local AWS endpoint per test session, and settings that point at it."""
 
+import gc
 import os
 from collections.abc import Iterator
 
@@ -55,3 +56,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items[:] = [item for i, other in enumerate(others) for item in (*placed.get(i, []), other)] + placed.get(
         len(others), []
     )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Less time in Python's garbage collector, which took about a quarter of a worker's CPU.
+
+    Everything imported by then (Dagster, botocore, moto) is moved out of the collector's reach, and the
+    young generation is collected every 10,000 allocations instead of 700. Measured on four modules run
+    serially: 20.8 s of CPU, 4.8 s of it collecting; then 14.4 s, 1.1 s of it collecting.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
