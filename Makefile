@@ -29,8 +29,9 @@ dev: $(VENV)/.synced
 	@$(VENV)/bin/glue-pipes local-aws run --deploy -- $(DAGSTER_DEV)
 
 test: $(VENV)/.synced
-	@# Four workers: most tests wait on Glue runs and polling, not on the CPU (2 cores are enough);
-	@# modules marked xdist_group share costly module set-up on one worker.
+	@# Four workers on 2 cores: many tests wait on Glue runs and upstream's polls (those marked `waits`
+	@# are spread through the session: tests/conftest.py); modules marked xdist_group share costly
+	@# set-up on one worker.
 	@# The linters' own tests run with `make lint`.
 	@# The project's own modules compiled once too (the installed packages were, at sync).
 	@$(VENV)/bin/python -m compileall -q glue_pipes_project packages/glue-pipes-local-aws tests
