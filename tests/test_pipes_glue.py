@@ -533,6 +533,8 @@ def test_terminating_while_the_first_get_job_run_is_throttled_stops_the_glue_run
     local_aws.reset_requests()
     try:
         process = run_in_own_process(settings, tmp_path, "hold", arguments, in_process=True)
+        # The run first (a GetJobRun counted before it would be another test's), then a GetJobRun.
+        wait_until(lambda: run_with_release_key(glue, "hold", arguments["--release-key"]), 60, "the run to start")
         wait_until(lambda: local_aws.requests().get("glue:GetJobRun"), 60, "the first GetJobRun")
         get_job_run_calls = local_aws.requests()["glue:GetJobRun"]
         process.send_signal(signal.SIGINT)
